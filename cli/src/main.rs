@@ -1,0 +1,293 @@
+//! The `mcpcell` command: argument parsing and human output. Policy lives in
+//! `mcpcell-profiles`, mechanism in `mcpcell-runtime`.
+
+mod adhoc;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use mcpcell_profiles::{LoadContext, Profile};
+use mcpcell_runtime::jail::{SpawnError, Stdio};
+use mcpcell_runtime::{explain, host, launch, supervise};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Exit status when mcpcell itself refuses or fails (the server's own statuses pass through).
+const EXIT_REFUSED: u8 = 125;
+
+#[derive(Parser)]
+#[command(
+    name = "mcpcell",
+    version,
+    about = "Run MCP servers in a sandbox: a drop-in for npx/uvx in MCP client configs",
+    long_about = "Run MCP servers in a sandbox: a drop-in for npx/uvx in MCP client configs.\n\n\
+        A profile (TOML) says what the server may see and reach; everything else is denied. \
+        The server runs in a Linux cell (user, mount, pid, network, ipc, uts and cgroup \
+        namespaces, Landlock, seccomp, no capabilities, resource limits) and talks to the \
+        client over stdio only. If the cell cannot be built as declared, mcpcell refuses to \
+        start (exit 125) and says why.",
+    after_help = "Examples:\n  \
+        mcpcell profiles                      list the built-in profiles\n  \
+        mcpcell explain everything            what the 'everything' profile allows\n  \
+        mcpcell tools everything              start it in a cell and list its tools\n  \
+        mcpcell run ./github.toml             what an MCP client config runs\n  \
+        mcpcell exec --read ~/docs -- ls ~/docs\n\n\
+        In an MCP client config, replace  \"command\": \"npx\", \"args\": [\"-y\", \"pkg\"]\n  \
+        with  \"command\": \"mcpcell\", \"args\": [\"run\", \"PROFILE\"]"
+)]
+struct Cli {
+    /// Log format on stderr (stdout belongs to the MCP protocol).
+    #[arg(long, value_enum, default_value = "text", global = true)]
+    log_format: LogFormat,
+    /// More logs (-v: debug, -vv: trace). MCPCELL_LOG=<filter> also works.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run an MCP server from a profile in a cell, relaying stdio. Exits with the server's status.
+    ///
+    /// PROFILE is a built-in name (see `mcpcell profiles`), an installed profile
+    /// (~/.config/mcpcell/profiles/NAME.toml) or a path to a .toml file.
+    Run {
+        profile: String,
+        /// Extra arguments appended to the profile's [server] args.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Run any command in a cell with only the grants given here.
+    Exec(adhoc::ExecArgs),
+    /// Validate profiles: exit 0 when all are valid, 1 with `path:line:column: message` otherwise.
+    Check {
+        #[arg(required = true)]
+        profiles: Vec<String>,
+    },
+    /// Say in plain words what a profile's cell allows (no secret values).
+    Explain { profile: String },
+    /// Start a profile's server in a cell, do the MCP handshake, list its tools, and exit.
+    ///
+    /// A smoke test before wiring a profile into a client.
+    Tools {
+        profile: String,
+        /// Give up if the server has not answered within this many seconds.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+        /// Print the tools as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// What this host supports (Landlock, user namespaces, seccomp, cgroups) and which
+    /// backend `run` would use.
+    Doctor {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the built-in profiles, or print one.
+    Profiles {
+        #[command(subcommand)]
+        action: Option<ProfilesAction>,
+    },
+    /// Print the JSON Schema of the profile format (for editors).
+    Schema,
+}
+
+#[derive(Subcommand)]
+enum ProfilesAction {
+    /// Print a built-in profile's TOML.
+    Show { name: String },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format, cli.verbose);
+    match dispatch(cli.command) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("mcpcell: error: {err:#}");
+            ExitCode::from(EXIT_REFUSED)
+        }
+    }
+}
+
+fn init_logging(format: LogFormat, verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_env("MCPCELL_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.with_target(false).init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn dispatch(command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Run { profile, args } => {
+            let mut profile = load(&profile)?;
+            profile.server.args.extend(args);
+            run(&profile)
+        }
+        Command::Exec(args) => run(&adhoc::profile(args, &load_context())?),
+        Command::Check { profiles } => Ok(check(&profiles)),
+        Command::Explain { profile } => {
+            let profile = load(&profile)?;
+            let plan = launch::prepare(&profile);
+            print!("{}", explain::explain(&profile, &plan, &host::report()));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tools { profile, timeout, json } => tools(&load(&profile)?, Duration::from_secs(timeout), json),
+        Command::Doctor { json } => doctor(json),
+        Command::Profiles { action: None } => {
+            for b in mcpcell_profiles::builtins() {
+                println!("{:<14} {}", b.name, b.description);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Profiles { action: Some(ProfilesAction::Show { name }) } => {
+            let b = mcpcell_profiles::builtin(&name).with_context(|| {
+                let names: Vec<&str> = mcpcell_profiles::builtins().iter().map(|b| b.name).collect();
+                format!("no built-in profile {name:?}; built-ins: {}", names.join(", "))
+            })?;
+            print!("{}", b.toml);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Schema => {
+            println!("{}", serde_json::to_string_pretty(&mcpcell_profiles::json_schema())?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn load_context() -> LoadContext {
+    let id = launch::identity();
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .unwrap_or_else(|| id.home.join(".config"));
+    LoadContext { home: id.home, profile_dirs: vec![config.join("mcpcell/profiles")], check_paths: false }
+}
+
+fn load(spec: &str) -> Result<Profile> {
+    // Paths are checked by the runtime when the cell is built (with `explain` showing them);
+    // `check` asks the parser to check them too, with line and column.
+    Ok(mcpcell_profiles::load(spec, &load_context())?)
+}
+
+fn check(specs: &[String]) -> ExitCode {
+    let ctx = LoadContext { check_paths: true, ..load_context() };
+    let mut ok = true;
+    for spec in specs {
+        match mcpcell_profiles::load(spec, &ctx) {
+            Ok(p) => println!("{spec}: ok ({})", p.name),
+            Err(e) => {
+                eprintln!("{e}");
+                ok = false;
+            }
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// Build the cell, hand it our stdio, supervise, mirror the exit status.
+fn run(profile: &Profile) -> Result<ExitCode> {
+    let plan = launch::prepare(profile)?;
+    let signals = supervise::block_signals().context("blocking signals")?;
+    let cell = match launch::start(&plan, Stdio::inherit()) {
+        Ok(cell) => cell,
+        Err(e) => return Ok(refused(&e)),
+    };
+    tracing::debug!(profile = %plan.profile, pid = cell.init.as_raw(), "cell started");
+    let code = supervise::supervise(cell, signals, plan.shutdown_grace).context("supervising the cell")?;
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(EXIT_REFUSED)))
+}
+
+fn refused(e: &SpawnError) -> ExitCode {
+    eprintln!("mcpcell: error: {e}");
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(EXIT_REFUSED))
+}
+
+fn tools(profile: &Profile, timeout: Duration, json: bool) -> Result<ExitCode> {
+    use std::os::fd::AsRawFd;
+    let plan = launch::prepare(profile)?;
+    let (to_server_r, to_server_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let (from_server_r, from_server_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let stdio = Stdio { fds: Some([to_server_r.as_raw_fd(), from_server_w.as_raw_fd(), 2]) };
+    let cell = match launch::start(&plan, stdio) {
+        Ok(cell) => cell,
+        Err(e) => return Ok(refused(&e)),
+    };
+    drop((to_server_r, from_server_w));
+    let mut session = mcpcell_runtime::mcp_client::McpSession::new(
+        std::fs::File::from(to_server_w),
+        std::fs::File::from(from_server_r),
+        timeout,
+    );
+    let result = session.initialize().and_then(|init| Ok((init, session.list_tools()?)));
+    drop(session);
+    cell.terminate(plan.shutdown_grace);
+    let (init, tools) = result.with_context(|| format!("MCP handshake with profile {}", plan.profile))?;
+    if json {
+        let list: Vec<_> =
+            tools.iter().map(|t| serde_json::json!({"name": t.name, "description": t.description})).collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let server = init.pointer("/serverInfo/name").and_then(|v| v.as_str()).unwrap_or("?");
+    let version = init.pointer("/serverInfo/version").and_then(|v| v.as_str()).unwrap_or("?");
+    println!("{server} {version} in a cell (profile {}): {} tools", plan.profile, tools.len());
+    let width = tools.iter().map(|t| t.name.len()).max().unwrap_or(4).max(4);
+    println!("{:<width$}  DESCRIPTION", "TOOL");
+    for t in &tools {
+        let first = t.description.lines().next().unwrap_or("");
+        let short: String = first.chars().take(100).collect();
+        println!("{:<width$}  {short}{}", t.name, if first.chars().count() > 100 { "…" } else { "" });
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn doctor(json: bool) -> Result<ExitCode> {
+    let r = host::report();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        let mark = |ok: bool| if ok { "ok  " } else { "MISSING" };
+        println!(
+            "kernel {} ({}), running as {}",
+            r.kernel,
+            r.arch,
+            if r.running_as_root { "root" } else { "a regular user" }
+        );
+        for (name, p) in [
+            ("user namespaces", &r.user_namespaces),
+            ("landlock", &r.landlock),
+            ("seccomp", &r.seccomp),
+            ("cgroup pids", &r.cgroup_pids),
+            ("cgroup memory", &r.cgroup_memory),
+            ("container engine", &r.container_engine),
+        ] {
+            println!("  {:<7} {name:<17} {}", mark(p.available), p.detail);
+        }
+        match r.backend {
+            Some(b) => println!("run would use the {b} backend"),
+            None => println!("no backend can build a cell on this host: see MISSING above"),
+        }
+    }
+    Ok(if r.backend.is_some() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

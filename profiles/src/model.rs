@@ -1,0 +1,159 @@
+//! The resolved profile: plain data, produced by parsing + `extends` merging + validation.
+//! Everything the runtime needs to build a cell is here; nothing here touches processes,
+//! namespaces or the network.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Where a profile came from (for messages and `explain`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A built-in catalogue entry, by name.
+    Builtin(String),
+    /// A TOML file on disk.
+    File(PathBuf),
+    /// Built from command-line flags (`mcpcell exec`).
+    AdHoc,
+}
+
+/// A fully resolved, validated profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// Short name: the builtin name, the file stem, or "exec".
+    pub name: String,
+    pub origin: Origin,
+    /// Chain of profiles this one extends, nearest first (for `explain`).
+    pub extends: Vec<Origin>,
+    pub description: Option<String>,
+    pub server: Server,
+    pub filesystem: Filesystem,
+    pub network: Network,
+    pub secrets: Vec<Secret>,
+    pub limits: Limits,
+    pub sandbox: Sandbox,
+}
+
+/// `[server]`: what to run inside the cell.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Server {
+    /// A bare name (looked up in the host's PATH before the cell is built) or an absolute path.
+    pub command: String,
+    pub args: Vec<String>,
+    /// Literal, non-secret environment values. Secrets go in `[secrets]`.
+    pub env: BTreeMap<String, String>,
+    /// Working directory inside the cell (absolute, `~` expanded). Defaults to the cell's `$HOME`.
+    pub cwd: Option<PathBuf>,
+}
+
+/// `[filesystem]`: host paths made visible in the cell, at the same path.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Filesystem {
+    pub read: Vec<PathGrant>,
+    pub write: Vec<PathGrant>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathGrant {
+    /// Absolute, `~` expanded, lexically normalised (no `.`/`..`, no trailing slash).
+    pub path: PathBuf,
+    /// When true, a missing path is skipped (and `explain` says so) instead of refused.
+    pub optional: bool,
+}
+
+/// `[network]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Network {
+    pub egress: Vec<EgressRule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EgressRule {
+    pub host: HostPattern,
+    /// Defaults to 443.
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostPattern {
+    /// `api.github.com` (lower-cased, no trailing dot).
+    Exact(String),
+    /// `*.example.com`: subdomains of `example.com`, never the apex itself.
+    Subdomains(String),
+}
+
+/// `[secrets.NAME]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Secret {
+    /// The table key; also the default env var name it is delivered as.
+    pub name: String,
+    pub source: SecretSource,
+    pub delivery: SecretDelivery,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// `env:NAME`: read from the launcher's environment.
+    Env(String),
+    /// `file:PATH`: read from a file on the host (trailing newline trimmed).
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretDelivery {
+    /// Set as this environment variable in the server's environment.
+    Env(String),
+}
+
+/// `[limits]`, with safe defaults (see `Limits::default`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Address-space-ish memory cap (cgroup memory.max where available, else RLIMIT_DATA).
+    pub memory_bytes: u64,
+    /// Maximum number of processes/threads in the cell.
+    pub pids: u64,
+    /// CPU time in seconds (RLIMIT_CPU); None = unlimited.
+    pub cpu_seconds: Option<u64>,
+    /// Largest file the server may write (RLIMIT_FSIZE).
+    pub file_size_bytes: u64,
+    /// RLIMIT_NOFILE.
+    pub open_files: u64,
+    /// Size of each private tmpfs (/tmp, $HOME, /dev/shm).
+    pub tmpfs_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 2 << 30,
+            pids: 512,
+            cpu_seconds: None,
+            file_size_bytes: 1 << 30,
+            open_files: 1024,
+            tmpfs_bytes: 256 << 20,
+        }
+    }
+}
+
+/// `[sandbox]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sandbox {
+    pub backend: Backend,
+    /// Minimum Landlock ABI the host must offer, else the start is refused.
+    /// 0 means Landlock is explicitly optional (shown as a relaxation by `explain`).
+    pub landlock_min_abi: u8,
+    /// Milliseconds between stdin EOF / a forwarded signal and the next escalation (SIGTERM, SIGKILL).
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Sandbox { backend: Backend::Jail, landlock_min_abi: 1, shutdown_grace_ms: 2000 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    #[default]
+    Jail,
+    Container,
+}

@@ -1,0 +1,340 @@
+//! Loading: finding a profile by spec, following `extends`, merging layers, and the checks
+//! that need the merged result.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::catalogue::{builtin, builtin_names};
+use crate::error::{Location, ProfileError};
+use crate::model::{EgressRule, Filesystem, Limits, Network, Origin, Profile, Sandbox, Secret, SecretDelivery, Server};
+use crate::parse::{is_env_name, parse_layer, source_name, At, Grant, Layer, SecretLayer};
+use crate::LoadContext;
+
+/// At most this many `extends` hops from the profile being loaded.
+pub const MAX_EXTENDS_DEPTH: usize = 8;
+
+pub(crate) fn load(spec: &str, ctx: &LoadContext) -> Result<Profile, ProfileError> {
+    if is_path_spec(spec) {
+        let path = PathBuf::from(spec);
+        let text = read(&path)?;
+        return parse_str(&text, Origin::File(path), ctx);
+    }
+    if let Some(path) = installed(spec, ctx, None) {
+        let text = read(&path)?;
+        return parse_str(&text, Origin::File(path), ctx);
+    }
+    if let Some(b) = builtin(spec) {
+        return parse_str(b.toml, Origin::Builtin(b.name.to_string()), ctx);
+    }
+    Err(ProfileError::NotFound {
+        spec: spec.to_string(),
+        searched: ctx.profile_dirs.clone(),
+        builtins: builtin_names(),
+    })
+}
+
+pub(crate) fn parse_str(text: &str, origin: Origin, ctx: &LoadContext) -> Result<Profile, ProfileError> {
+    let first = parse_layer(text, origin, &ctx.home)?;
+    let mut ids = vec![identity(&first.origin)];
+    let mut names = vec![first.file.clone()];
+    let mut layers = vec![first];
+    while let Some(ext) = layers.last().and_then(|l| l.extends.clone()) {
+        let from = layers.last().map(|l| l.origin.clone()).unwrap_or(Origin::AdHoc);
+        if layers.len() > MAX_EXTENDS_DEPTH {
+            return Err(ProfileError::invalid(
+                ext.at,
+                format!("extends chain is longer than {MAX_EXTENDS_DEPTH} profiles; merge some of them into one file"),
+            ));
+        }
+        let (origin, text) = find_extended(&ext, &from, ctx)?;
+        let id = identity(&origin);
+        names.push(source_name(&origin));
+        if ids.contains(&id) {
+            return Err(ProfileError::ExtendsCycle { location: ext.at, chain: names });
+        }
+        ids.push(id);
+        layers.push(parse_layer(&text, origin, &ctx.home)?);
+    }
+    let extends = layers.iter().skip(1).map(|l| l.origin.clone()).collect();
+    let mut layers = layers.into_iter().rev();
+    let root = layers.next().ok_or_else(|| ProfileError::invalid(Location::start("<empty>"), "no profile"))?;
+    let merged = layers.fold(root, merge);
+    finish(merged, extends, ctx)
+}
+
+/// A spec naming a file rather than a profile.
+fn is_path_spec(spec: &str) -> bool {
+    spec.contains('/') || spec.ends_with(".toml")
+}
+
+fn read(path: &Path) -> Result<String, ProfileError> {
+    std::fs::read_to_string(path).map_err(|source| ProfileError::Io { path: path.to_path_buf(), source })
+}
+
+/// `NAME.toml` in the first profile dir that has it, skipping `except` (so that an installed
+/// `github.toml` with `extends = "github"` customises the built-in instead of itself).
+fn installed(name: &str, ctx: &LoadContext, except: Option<&Path>) -> Option<PathBuf> {
+    let except = except.map(canonical);
+    ctx.profile_dirs
+        .iter()
+        .map(|dir| dir.join(format!("{name}.toml")))
+        .find(|p| p.is_file() && except.as_deref() != Some(canonical(p).as_path()))
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+#[derive(PartialEq)]
+enum Identity {
+    Builtin(String),
+    File(PathBuf),
+    AdHoc,
+}
+
+fn identity(origin: &Origin) -> Identity {
+    match origin {
+        Origin::Builtin(name) => Identity::Builtin(name.clone()),
+        Origin::File(path) => Identity::File(canonical(path)),
+        Origin::AdHoc => Identity::AdHoc,
+    }
+}
+
+fn find_extended(
+    ext: &At<String>,
+    from: &Origin,
+    ctx: &LoadContext,
+) -> Result<(Origin, Cow<'static, str>), ProfileError> {
+    let spec = ext.value.as_str();
+    let builtins = builtin_names().join(", ");
+    if let Origin::Builtin(_) = from {
+        // The catalogue is self-contained: what a built-in means must not depend on the host.
+        return match builtin(spec) {
+            Some(b) => Ok((Origin::Builtin(b.name.to_string()), Cow::Borrowed(b.toml))),
+            None => Err(ProfileError::invalid(
+                ext.at.clone(),
+                format!("extends \"{spec}\": a built-in profile can only extend built-in profiles: {builtins}"),
+            )),
+        };
+    }
+    let from_file = match from {
+        Origin::File(path) => Some(path.as_path()),
+        _ => None,
+    };
+    if is_path_spec(spec) {
+        let path = if spec == "~" || spec.starts_with("~/") {
+            crate::paths::expand_path(spec, &ctx.home)
+                .map_err(|why| ProfileError::invalid(ext.at.clone(), format!("extends: {why}")))?
+        } else {
+            let base = from_file.and_then(Path::parent).unwrap_or(Path::new(""));
+            crate::paths::normalize(&base.join(spec))
+        };
+        if !path.is_file() {
+            return Err(ProfileError::invalid(
+                ext.at.clone(),
+                format!(
+                    "extends \"{spec}\": file \"{}\" does not exist; fix the path (relative paths start from this file's directory)",
+                    path.display()
+                ),
+            ));
+        }
+        let text = read(&path)?;
+        return Ok((Origin::File(path), Cow::Owned(text)));
+    }
+    if let Some(path) = installed(spec, ctx, from_file) {
+        let text = read(&path)?;
+        return Ok((Origin::File(path), Cow::Owned(text)));
+    }
+    if let Some(b) = builtin(spec) {
+        return Ok((Origin::Builtin(b.name.to_string()), Cow::Borrowed(b.toml)));
+    }
+    Err(ProfileError::invalid(
+        ext.at.clone(),
+        format!(
+            "extends \"{spec}\": no such profile (not a file, not installed, not built in); use a path to a .toml file or one of the built-in profiles: {builtins}"
+        ),
+    ))
+}
+
+/// `child` over `parent`: tables merge key by key (child wins), arrays are replaced whole.
+fn merge(parent: Layer, child: Layer) -> Layer {
+    let mut env = parent.env;
+    env.extend(child.env);
+    let mut secrets = parent.secrets;
+    for (name, c) in child.secrets {
+        let merged = match secrets.remove(&name) {
+            Some(p) => SecretLayer { at: c.at, source: c.source.or(p.source), env: c.env.or(p.env) },
+            None => c,
+        };
+        secrets.insert(name, merged);
+    }
+    Layer {
+        origin: child.origin,
+        file: child.file,
+        description: child.description.or(parent.description),
+        extends: child.extends,
+        command: child.command.or(parent.command),
+        args: child.args.or(parent.args),
+        env,
+        cwd: child.cwd.or(parent.cwd),
+        read: child.read.or(parent.read),
+        write: child.write.or(parent.write),
+        egress: child.egress.or(parent.egress),
+        secrets,
+        memory: child.memory.or(parent.memory),
+        pids: child.pids.or(parent.pids),
+        cpu_seconds: child.cpu_seconds.or(parent.cpu_seconds),
+        file_size: child.file_size.or(parent.file_size),
+        open_files: child.open_files.or(parent.open_files),
+        tmpfs_size: child.tmpfs_size.or(parent.tmpfs_size),
+        backend: child.backend.or(parent.backend),
+        landlock_min_abi: child.landlock_min_abi.or(parent.landlock_min_abi),
+        shutdown_grace_ms: child.shutdown_grace_ms.or(parent.shutdown_grace_ms),
+    }
+}
+
+/// Checks that need the merged profile, then builds it.
+fn finish(l: Layer, extends: Vec<Origin>, ctx: &LoadContext) -> Result<Profile, ProfileError> {
+    let Some(command) = l.command else {
+        return Err(ProfileError::invalid(
+            Location::start(&l.file),
+            "[server] command is missing; add [server] command = \"...\" naming the MCP server program, or extends = a profile that sets it",
+        ));
+    };
+
+    let read = dedup_grants(l.read.unwrap_or_default());
+    let write = dedup_grants(l.write.unwrap_or_default());
+    for w in &write {
+        if read.iter().any(|r| r.value.grant.path == w.value.grant.path) {
+            return Err(ProfileError::invalid(
+                w.at.clone(),
+                format!(
+                    "path \"{}\" is granted both read and write; pick one (write already allows reading)",
+                    w.value.written
+                ),
+            ));
+        }
+    }
+    if ctx.check_paths {
+        for g in read.iter().chain(&write) {
+            if !g.value.grant.optional && !g.value.grant.path.exists() {
+                let written = &g.value.written;
+                return Err(ProfileError::invalid(
+                    g.at.clone(),
+                    format!(
+                        "path \"{written}\" does not exist; create it or mark it optional: {{ path = \"{written}\", optional = true }}"
+                    ),
+                ));
+            }
+        }
+        if let Some(cwd) = &l.cwd {
+            if !cwd.value.grant.path.is_dir() {
+                return Err(ProfileError::invalid(
+                    cwd.at.clone(),
+                    format!(
+                        "server.cwd \"{}\" is not an existing directory; create it or change cwd",
+                        cwd.value.written
+                    ),
+                ));
+            }
+        }
+    }
+
+    let mut secrets = Vec::new();
+    let mut delivered: BTreeMap<String, String> = BTreeMap::new();
+    for (name, s) in l.secrets {
+        let Some(source) = s.source else {
+            return Err(ProfileError::invalid(
+                s.at,
+                format!("[secrets.{name}] has no source; add source = \"env:NAME\" or source = \"file:PATH\""),
+            ));
+        };
+        let (env, at) = match s.env {
+            Some(env) => (env.value, env.at),
+            None if is_env_name(&name) => (name.clone(), s.at),
+            None => {
+                return Err(ProfileError::invalid(
+                    s.at,
+                    format!("secret name \"{name}\" is not a valid environment variable name, so it needs env = \"...\" naming the variable to deliver it as"),
+                ));
+            }
+        };
+        if let Some(other) = delivered.get(&env) {
+            return Err(ProfileError::invalid(
+                at,
+                format!("secret \"{name}\" is delivered as env \"{env}\", which secret \"{other}\" already uses; give one of them a different env = \"...\""),
+            ));
+        }
+        if l.env.contains_key(&env) {
+            return Err(ProfileError::invalid(
+                at,
+                format!("secret \"{name}\" is delivered as env \"{env}\", which [server] env also sets; remove {env} from [server] env or deliver the secret as another variable"),
+            ));
+        }
+        delivered.insert(env.clone(), name.clone());
+        secrets.push(Secret { name, source: source.value, delivery: SecretDelivery::Env(env) });
+    }
+
+    let mut egress: Vec<EgressRule> = Vec::new();
+    for rule in l.egress.unwrap_or_default() {
+        if !egress.contains(&rule.value) {
+            egress.push(rule.value);
+        }
+    }
+
+    let defaults = Limits::default();
+    let sandbox_defaults = Sandbox::default();
+    let name = match &l.origin {
+        Origin::Builtin(name) => name.clone(),
+        Origin::File(path) => path.file_stem().map_or_else(|| "profile".into(), |s| s.to_string_lossy().into_owned()),
+        Origin::AdHoc => "exec".to_string(),
+    };
+    Ok(Profile {
+        name,
+        origin: l.origin,
+        extends,
+        description: l.description,
+        server: Server {
+            command: command.value,
+            args: l.args.unwrap_or_default(),
+            env: l.env.into_iter().map(|(k, v)| (k, v.value)).collect(),
+            cwd: l.cwd.map(|c| c.value.grant.path),
+        },
+        filesystem: Filesystem {
+            read: read.into_iter().map(|g| g.value.grant).collect(),
+            write: write.into_iter().map(|g| g.value.grant).collect(),
+        },
+        network: Network { egress },
+        secrets,
+        limits: Limits {
+            memory_bytes: l.memory.unwrap_or(defaults.memory_bytes),
+            pids: l.pids.unwrap_or(defaults.pids),
+            cpu_seconds: l.cpu_seconds.unwrap_or(defaults.cpu_seconds),
+            file_size_bytes: l.file_size.unwrap_or(defaults.file_size_bytes),
+            open_files: l.open_files.unwrap_or(defaults.open_files),
+            tmpfs_bytes: l.tmpfs_size.unwrap_or(defaults.tmpfs_bytes),
+        },
+        sandbox: Sandbox {
+            backend: l.backend.unwrap_or(sandbox_defaults.backend),
+            landlock_min_abi: l.landlock_min_abi.unwrap_or(sandbox_defaults.landlock_min_abi),
+            shutdown_grace_ms: l.shutdown_grace_ms.unwrap_or(sandbox_defaults.shutdown_grace_ms),
+        },
+    })
+}
+
+/// The same path listed twice collapses to one grant, optional only if every listing was.
+fn dedup_grants(grants: Vec<At<Grant>>) -> Vec<At<Grant>> {
+    let mut out: Vec<At<Grant>> = Vec::new();
+    for g in grants {
+        match out.iter_mut().find(|o| o.value.grant.path == g.value.grant.path) {
+            Some(existing) => {
+                if !g.value.grant.optional && existing.value.grant.optional {
+                    *existing = g;
+                }
+            }
+            None => out.push(g),
+        }
+    }
+    out
+}

@@ -1,0 +1,115 @@
+//! JSON Schema of the profile format, for editors (Taplo / Even Better TOML).
+
+use serde_json::{json, Value};
+
+/// JSON Schema (draft 2020-12) describing profile format v1. Structural only: the loader's
+/// checks (paths exist, hosts are names, no read+write overlap) are stricter.
+pub fn json_schema() -> Value {
+    let path_grant = json!({
+        "oneOf": [
+            { "$ref": "#/$defs/hostPath" },
+            {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["path"],
+                "properties": {
+                    "path": { "$ref": "#/$defs/hostPath" },
+                    "optional": { "type": "boolean", "default": false, "description": "Skip the path (instead of refusing to start) when it does not exist." }
+                }
+            }
+        ]
+    });
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "mcpcell profile (format v1)",
+        "description": "What an MCP server may see and reach inside an mcpcell cell. Everything not declared is denied.",
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+            "description": { "type": "string", "description": "One line shown by `mcpcell profiles` and `explain`." },
+            "extends": { "type": "string", "description": "Base profile: a built-in name, an installed profile name, or a path to a .toml file (relative to this file's directory)." },
+            "server": {
+                "type": "object",
+                "description": "What to run inside the cell. `command` is required (here or in an extended profile).",
+                "additionalProperties": false,
+                "properties": {
+                    "command": { "type": "string", "minLength": 1, "description": "Bare program name (looked up in PATH) or absolute path." },
+                    "args": { "type": "array", "items": { "type": "string" }, "description": "Arguments, passed verbatim (no `~` expansion). Replaces the extended profile's args." },
+                    "env": {
+                        "type": "object",
+                        "description": "Literal, non-secret environment variables. Secrets go in [secrets].",
+                        "propertyNames": { "$ref": "#/$defs/envName" },
+                        "additionalProperties": { "type": "string" }
+                    },
+                    "cwd": { "$ref": "#/$defs/hostPath", "description": "Working directory (absolute or ~/...). Default: the cell's $HOME." }
+                }
+            },
+            "filesystem": {
+                "type": "object",
+                "description": "Host paths visible in the cell, at the same path. Everything else is hidden.",
+                "additionalProperties": false,
+                "properties": {
+                    "read": { "type": "array", "items": { "$ref": "#/$defs/pathGrant" }, "description": "Read-only paths." },
+                    "write": { "type": "array", "items": { "$ref": "#/$defs/pathGrant" }, "description": "Read-write paths." }
+                }
+            },
+            "network": {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "egress": {
+                        "type": "array",
+                        "description": "Hosts the server may connect to: \"host\", \"host:port\" (default port 443) or \"*.domain\" (subdomains only). No IP addresses.",
+                        "items": { "type": "string", "pattern": "^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\\.?(:[0-9]{1,5})?$" }
+                    }
+                }
+            },
+            "secrets": {
+                "type": "object",
+                "description": "Secrets by name, each [secrets.NAME]. Values never go in a profile.",
+                "additionalProperties": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["source"],
+                    "properties": {
+                        "source": { "type": "string", "pattern": "^(env:[A-Za-z_][A-Za-z0-9_]*|file:(~|~/.*|/.*))$", "description": "Where the value comes from: \"env:NAME\" or \"file:PATH\"." },
+                        "env": { "$ref": "#/$defs/envName", "description": "Environment variable the server receives it as. Default: the secret's name." }
+                    }
+                }
+            },
+            "limits": {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "memory": { "$ref": "#/$defs/size", "default": "2GiB", "description": "Memory cap (16MiB to 1TiB)." },
+                    "pids": { "type": "integer", "minimum": 1, "maximum": 4194304, "default": 512, "description": "Maximum processes/threads." },
+                    "cpu_seconds": { "oneOf": [ { "type": "integer", "minimum": 1, "maximum": 31536000 }, { "const": "unlimited" } ], "description": "CPU time cap in seconds. Default: unlimited." },
+                    "file_size": { "$ref": "#/$defs/size", "default": "1GiB", "description": "Largest file the server may write (1B to 1TiB)." },
+                    "open_files": { "type": "integer", "minimum": 16, "maximum": 1048576, "default": 1024, "description": "Maximum open file descriptors." },
+                    "tmpfs_size": { "$ref": "#/$defs/size", "default": "256MiB", "description": "Size of each private tmpfs: /tmp, $HOME, /dev/shm (1MiB to 1TiB)." }
+                }
+            },
+            "sandbox": {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "backend": { "enum": ["jail", "container"], "default": "jail", "description": "How the cell is built." },
+                    "landlock_min_abi": { "type": "integer", "minimum": 0, "maximum": 7, "default": 1, "description": "Minimum Landlock ABI the host must offer; 0 makes Landlock optional." },
+                    "shutdown_grace_ms": { "type": "integer", "minimum": 0, "maximum": 600000, "default": 2000, "description": "Milliseconds between shutdown escalation steps (EOF, SIGTERM, SIGKILL)." }
+                }
+            }
+        },
+        "$defs": {
+            "hostPath": { "type": "string", "pattern": "^(~|~/.*|/.+)$", "description": "Absolute path, or ~ / ~/... (the invoking user's home)." },
+            "pathGrant": path_grant,
+            "envName": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" },
+            "size": {
+                "oneOf": [
+                    { "type": "string", "pattern": "^[0-9]+ ?(B|k|K|KiB|M|MiB|G|GiB|T|TiB)?$" },
+                    { "type": "integer", "minimum": 1 }
+                ],
+                "description": "Bytes: an integer, or a string with a binary unit (k/K/KiB = 1024, M/MiB, G/GiB, T/TiB)."
+            }
+        }
+    })
+}

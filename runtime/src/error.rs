@@ -1,0 +1,55 @@
+//! Errors of the runtime. Each names the path, syscall or setting that failed and, where we
+//! know it, how to fix it. Secret values never appear here: only secret names.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("{path}: granted path does not exist; create it, remove the grant, or mark it optional")]
+    GrantMissing { path: PathBuf },
+
+    #[error("{path}: cannot resolve granted path: {source}")]
+    GrantUnresolvable { path: PathBuf, source: std::io::Error },
+
+    #[error("{path}: paths under /proc, /sys and /dev cannot be granted; the cell mounts its own")]
+    GrantForbidden { path: PathBuf },
+
+    #[error("command {command:?} not found in PATH ({path_env}); install it or give an absolute path")]
+    CommandNotFound { command: String, path_env: String },
+
+    #[error("command {path} is not visible inside the cell (it is outside the system directories and every grant); grant its directory with --read {dir} (or [filesystem] read = [\"{dir}\"])")]
+    CommandNotVisible { path: PathBuf, dir: PathBuf },
+
+    #[error("working directory {path} is not visible inside the cell; grant it or choose another cwd")]
+    CwdNotVisible { path: PathBuf },
+
+    #[error("egress is declared ({hosts}) but egress enforcement is not available in this version of mcpcell; refusing to start rather than run with an unenforced network policy. Remove [network] egress (or --allow-host) to run without network access")]
+    EgressUnsupported { hosts: String },
+
+    #[error("the container backend is not available in this version of mcpcell; use backend = \"jail\"")]
+    ContainerUnsupported,
+
+    #[error("secret {name}: {reason}")]
+    Secret { name: String, reason: String },
+
+    #[error("{feature} is required but not available on this host: {why}. {fix}")]
+    HostUnsupported { feature: &'static str, why: String, fix: &'static str },
+
+    #[error("cannot build the cell: {0}")]
+    CellSetup(String),
+
+    #[error("{what}: {source}")]
+    Os { what: String, source: nix::Error },
+
+    #[error("{what}: {source}")]
+    Io { what: String, source: std::io::Error },
+}
+
+impl RuntimeError {
+    pub(crate) fn os(what: impl Into<String>, source: nix::Error) -> Self {
+        RuntimeError::Os { what: what.into(), source }
+    }
+    pub(crate) fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        RuntimeError::Io { what: what.into(), source }
+    }
+}

@@ -1,0 +1,189 @@
+//! `explain`: what a cell will allow, in plain words. Built from the profile and, when it
+//! could be built, the plan (so what is shown is what will be enforced). Never shows secret
+//! values: only their names and sources.
+
+use crate::host::HostReport;
+use crate::plan::{CellPlan, MountOp};
+use crate::RuntimeError;
+use mcpcell_profiles::{Profile, SecretSource};
+use std::fmt;
+
+pub struct Explanation {
+    pub sections: Vec<(String, Vec<String>)>,
+}
+
+impl fmt::Display for Explanation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (title, lines)) in self.sections.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            writeln!(f, "{title}")?;
+            for line in lines {
+                writeln!(f, "  {line}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn explain(profile: &Profile, plan: &Result<CellPlan, RuntimeError>, host: &HostReport) -> Explanation {
+    let mut sections = Vec::new();
+    let origin = match &profile.origin {
+        mcpcell_profiles::Origin::Builtin(n) => format!("built-in profile {n}"),
+        mcpcell_profiles::Origin::File(p) => format!("profile file {}", p.display()),
+        mcpcell_profiles::Origin::AdHoc => "command-line grants (mcpcell exec)".into(),
+    };
+    let mut head = vec![format!("from: {origin}")];
+    if let Some(d) = &profile.description {
+        head.push(d.clone());
+    }
+    for parent in &profile.extends {
+        head.push(format!("extends: {parent:?}"));
+    }
+    sections.push((format!("Profile {}", profile.name), head));
+
+    let mut server = vec![];
+    match plan {
+        Ok(p) => {
+            server.push(format!("runs: {} (found at {})", shell_words(&p.exec.argv), p.exec.program.display()));
+            server.push(format!("working directory: {}", p.exec.cwd.display()));
+            let names: Vec<&str> = p.exec.env.iter().map(|(k, _)| k.as_str()).collect();
+            server.push(format!("environment (nothing inherited): {}", names.join(", ")));
+        }
+        Err(_) => {
+            let mut argv = vec![profile.server.command.clone()];
+            argv.extend(profile.server.args.iter().cloned());
+            server.push(format!("runs: {}", shell_words(&argv)));
+        }
+    }
+    sections.push(("Server".into(), server));
+
+    let mut fs = Vec::new();
+    match plan {
+        Ok(p) => {
+            let mut grants = 0;
+            for op in &p.mounts.ops {
+                if let MountOp::Bind { dest, writable, .. } = op {
+                    let system = ["/usr", "/bin", "/sbin", "/lib", "/etc/", "/dev/"]
+                        .iter()
+                        .any(|s| dest.starts_with(s.trim_end_matches('/')));
+                    if !system {
+                        grants += 1;
+                        fs.push(format!(
+                            "{} {}",
+                            if *writable { "read-write:" } else { "read-only: " },
+                            dest.display()
+                        ));
+                    }
+                }
+            }
+            if grants == 0 {
+                fs.push("no host files or directories are granted".into());
+            }
+        }
+        Err(_) => {
+            for g in &profile.filesystem.read {
+                fs.push(format!("read-only:  {}{}", g.path.display(), if g.optional { " (optional)" } else { "" }));
+            }
+            for g in &profile.filesystem.write {
+                fs.push(format!("read-write: {}{}", g.path.display(), if g.optional { " (optional)" } else { "" }));
+            }
+        }
+    }
+    fs.push(
+        "system (read-only): /usr, /bin, /sbin, /lib*, a few /etc entries (TLS roots, loader cache, time zone)".into(),
+    );
+    fs.push(format!(
+        "private, empty, size-limited ({}): /tmp, $HOME, /dev/shm",
+        human_bytes(profile.limits.tmpfs_bytes)
+    ));
+    fs.push("hidden: everything else (~/.ssh, ~/.aws, docker.sock, D-Bus, other users' files, /sys)".into());
+    sections.push(("Filesystem".into(), fs));
+
+    let net = if profile.network.egress.is_empty() {
+        vec!["no network: only the cell's own loopback; no DNS".into()]
+    } else {
+        let hosts: Vec<String> = profile.network.egress.iter().map(crate::plan::describe_egress).collect();
+        vec![
+            format!("declared egress: {}", hosts.join(", ")),
+            "REFUSED at start: this version cannot enforce egress yet, so a profile that declares it does not run"
+                .into(),
+        ]
+    };
+    sections.push(("Network".into(), net));
+
+    let secrets = if profile.secrets.is_empty() {
+        vec!["none".into()]
+    } else {
+        profile
+            .secrets
+            .iter()
+            .map(|s| {
+                let mcpcell_profiles::SecretDelivery::Env(var) = &s.delivery;
+                let src = match &s.source {
+                    SecretSource::Env(v) => format!("env:{v}"),
+                    SecretSource::File(p) => format!("file:{}", p.display()),
+                };
+                format!("{}: from {src}, delivered as env {var}", s.name)
+            })
+            .collect()
+    };
+    sections.push(("Secrets (values never shown)".into(), secrets));
+
+    let l = &profile.limits;
+    sections.push((
+        "Limits".into(),
+        vec![
+            format!("memory: {}", human_bytes(l.memory_bytes)),
+            format!("processes/threads: {}", l.pids),
+            format!("cpu time: {}", l.cpu_seconds.map(|s| format!("{s} s")).unwrap_or_else(|| "unlimited".into())),
+            format!("file size: {}", human_bytes(l.file_size_bytes)),
+            format!("open files: {}", l.open_files),
+        ],
+    ));
+
+    let mut sandbox = vec![
+        "namespaces: user, mount, pid, network, ipc, uts, cgroup".into(),
+        "no capabilities, no_new_privs, new session (no controlling terminal), fds above 2 closed".into(),
+        format!(
+            "seccomp: denies {} syscalls (ptrace, mount API, namespaces, keyrings, bpf, io_uring, perf, userfaultfd, TIOCSTI...) and x32/i386 entry points",
+            crate::plan::SeccompPolicy::default_deny().deny.len() + 1
+        ),
+    ];
+    let min = profile.sandbox.landlock_min_abi;
+    sandbox.push(match (min, host.landlock_abi) {
+        (0, Some(v)) => format!("Landlock: OPTIONAL per profile (landlock_min_abi = 0); this host enforces ABI {v}"),
+        (0, None) => "Landlock: OPTIONAL per profile (landlock_min_abi = 0) and NOT available on this host".into(),
+        (m, Some(v)) if v >= m => format!("Landlock: required ABI >= {m}; this host enforces ABI {v}"),
+        (m, found) => format!("Landlock: required ABI >= {m}; this host offers {found:?}: start will be REFUSED"),
+    });
+    if let Err(e) = plan {
+        sandbox.push(format!("start will be REFUSED: {e}"));
+    }
+    sections.push(("Isolation".into(), sandbox));
+    Explanation { sections }
+}
+
+fn shell_words(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            if !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:@,+".contains(c)) {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+    for (unit, size) in UNITS {
+        if n >= size && n % size == 0 {
+            return format!("{} {unit}", n / size);
+        }
+    }
+    format!("{n} bytes")
+}

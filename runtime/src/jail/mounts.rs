@@ -1,0 +1,155 @@
+//! Applying a [`MountPlan`] inside the cell's fresh mount namespace.
+//!
+//! bubblewrap's layout trick: a scratch tmpfs becomes the root first, with the host root
+//! parked under `/oldroot` (so every bind source, including host `/tmp`, is still reachable);
+//! the new root is assembled under `/newroot`; a final pivot detaches both the scratch tmpfs
+//! and the host root, so nothing of the host stays reachable except what was bound.
+
+use crate::plan::{MountOp, MountPlan};
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::unistd::{chdir, pivot_root};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+const SCRATCH: &str = "/tmp";
+const NEWROOT: &str = "/newroot";
+const OLDROOT: &str = "/oldroot";
+
+type StepResult = Result<(), String>;
+
+fn at(root: &str, path: &Path) -> PathBuf {
+    Path::new(root).join(path.strip_prefix("/").unwrap_or(path))
+}
+
+fn os(what: String) -> impl FnOnce(nix::Error) -> String {
+    move |e| format!("{what}: {e}")
+}
+
+/// Build the whole filesystem view and pivot into it.
+pub fn apply(plan: &MountPlan) -> StepResult {
+    // Nothing we do here may propagate back to the host.
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+        .map_err(os("making / private".into()))?;
+    mount(Some("tmpfs"), SCRATCH, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("size=64k,mode=0700"))
+        .map_err(os("mounting the scratch tmpfs".into()))?;
+    chdir(SCRATCH).map_err(os("chdir scratch".into()))?;
+    for dir in ["newroot", "oldroot"] {
+        std::fs::create_dir(dir).map_err(|e| format!("creating scratch/{dir}: {e}"))?;
+    }
+    pivot_root(".", "oldroot").map_err(os("pivot_root to the scratch tmpfs".into()))?;
+    chdir("/").map_err(os("chdir /".into()))?;
+
+    for op in &plan.ops {
+        apply_op(op)?;
+    }
+
+    // Enter the new root; the scratch tmpfs and the host root underneath go away together.
+    chdir(NEWROOT).map_err(os("chdir newroot".into()))?;
+    pivot_root(".", ".").map_err(os("pivot_root into the cell root".into()))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(os("detaching the host root".into()))?;
+    chdir("/").map_err(os("chdir / in the cell".into()))?;
+    Ok(())
+}
+
+fn apply_op(op: &MountOp) -> StepResult {
+    let nosuid_nodev = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    match op {
+        MountOp::Tmpfs { dest, size, mode } => {
+            let target = at(NEWROOT, dest);
+            mkdir_all(&target)?;
+            let data = format!("size={size},mode={mode:o}");
+            mount(Some("tmpfs"), &target, Some("tmpfs"), nosuid_nodev, Some(data.as_str()))
+                .map_err(os(format!("tmpfs on {}", dest.display())))
+        }
+        MountOp::Bind { src, dest, is_dir, writable } => {
+            let source = at(OLDROOT, src);
+            let target = at(NEWROOT, dest);
+            if *is_dir {
+                mkdir_all(&target)?;
+            } else {
+                ensure_file(&target)?;
+            }
+            mount(Some(&source), &target, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+                .map_err(os(format!("binding {} at {}", src.display(), dest.display())))?;
+            // Device nodes keep `dev`; everything else is nodev. Applied recursively so a
+            // submount under a read-only grant is read-only too.
+            let mut attrs = libc::MOUNT_ATTR_NOSUID;
+            if !dest.starts_with("/dev") {
+                attrs |= libc::MOUNT_ATTR_NODEV;
+            }
+            if !writable {
+                attrs |= libc::MOUNT_ATTR_RDONLY;
+            }
+            set_attrs_recursive(&target, attrs)
+                .map_err(|e| format!("restricting {} ({}): {e}", dest.display(), if *writable { "rw" } else { "ro" }))
+        }
+        MountOp::Symlink { target, dest } => {
+            let link = at(NEWROOT, dest);
+            if let Some(parent) = link.parent() {
+                mkdir_all(parent)?;
+            }
+            std::os::unix::fs::symlink(target, &link)
+                .map_err(|e| format!("symlink {} -> {}: {e}", dest.display(), target.display()))
+        }
+        MountOp::File { dest, contents, mode } => {
+            let path = at(NEWROOT, dest);
+            if let Some(parent) = path.parent() {
+                mkdir_all(parent)?;
+            }
+            std::fs::write(&path, contents)
+                .and_then(|()| std::fs::set_permissions(&path, std::fs::Permissions::from_mode(*mode)))
+                .map_err(|e| format!("writing {}: {e}", dest.display()))
+        }
+        MountOp::Proc { dest } => {
+            let target = at(NEWROOT, dest);
+            mkdir_all(&target)?;
+            let flags = nosuid_nodev | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY;
+            mount(Some("proc"), &target, Some("proc"), flags, None::<&str>)
+                .map_err(os(format!("procfs on {}", dest.display())))
+        }
+        MountOp::RemountReadOnly { dest } => {
+            let target = at(NEWROOT, dest);
+            let flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | nosuid_nodev;
+            mount(None::<&str>, &target, None::<&str>, flags, None::<&str>)
+                .map_err(os(format!("remounting {} read-only", dest.display())))
+        }
+    }
+}
+
+fn mkdir_all(path: &Path) -> StepResult {
+    std::fs::create_dir_all(path).map_err(|e| format!("creating mount point {}: {e}", path.display()))
+}
+
+fn ensure_file(path: &Path) -> StepResult {
+    if let Some(parent) = path.parent() {
+        mkdir_all(parent)?;
+    }
+    if std::fs::symlink_metadata(path).is_err() {
+        std::fs::File::create(path).map_err(|e| format!("creating mount point {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// mount_setattr(2) with AT_RECURSIVE: flags for a whole bind tree at once.
+fn set_attrs_recursive(target: &Path, attr_set: u64) -> Result<(), std::io::Error> {
+    let path = std::ffi::CString::new(target.as_os_str().as_encoded_bytes())
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    let attr = libc::mount_attr { attr_set, attr_clr: 0, propagation: 0, userns_fd: 0 };
+    // SAFETY: `path` is a valid NUL-terminated string and `attr` a properly initialised
+    // struct whose size we pass; the kernel only reads both.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::AT_RECURSIVE | libc::AT_SYMLINK_NOFOLLOW,
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}

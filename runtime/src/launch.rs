@@ -1,0 +1,38 @@
+//! From a loaded profile to a running cell: the sequence every command that starts a server
+//! follows (`run`, `exec`, `tools`).
+
+use crate::error::RuntimeError;
+use crate::jail::{self, Cell, CgroupHost, SpawnError, Stdio};
+use crate::plan::{self, CellPlan, Identity};
+use mcpcell_profiles::Profile;
+use std::path::PathBuf;
+
+/// The invoking user, as the cell will present it.
+pub fn identity() -> Identity {
+    let uid = nix::unistd::geteuid();
+    let gid = nix::unistd::getegid();
+    let user = nix::unistd::User::from_uid(uid).ok().flatten();
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| user.as_ref().map(|u| u.dir.clone()))
+        .unwrap_or_else(|| PathBuf::from("/"));
+    let name = user.map(|u| u.name).unwrap_or_else(|| format!("u{uid}"));
+    // Canonical so that grants under a symlinked home still nest under the private home.
+    let home = std::fs::canonicalize(&home).unwrap_or(home);
+    Identity { uid: uid.as_raw(), gid: gid.as_raw(), user: name, home }
+}
+
+/// Resolve the host and build the plan; nothing is started.
+pub fn prepare(profile: &Profile) -> Result<CellPlan, RuntimeError> {
+    let cwd = std::env::current_dir().map_err(|e| RuntimeError::io("reading the current directory", e))?;
+    let env = |k: &str| std::env::var(k).ok();
+    let host = plan::resolve(profile, identity(), &cwd, &env)?;
+    plan::plan(profile, &host)
+}
+
+/// Check the host can enforce the plan, then build the cell and start the server.
+pub fn start(plan: &CellPlan, stdio: Stdio) -> Result<Cell, SpawnError> {
+    crate::host::require(plan).map_err(SpawnError::Refused)?;
+    jail::spawn(plan, &CgroupHost::detect(), stdio)
+}

@@ -1,0 +1,18 @@
+//! mcpcell's mechanisms: everything that enforces a profile.
+//!
+//! - [`plan`]: profile → [`plan::CellPlan`] (resolve the host, then a pure function).
+//! - [`jail`]: build the cell from a plan and start the server in it.
+//! - [`supervise`]: the launcher's side of a running cell.
+//! - [`host`]: feature probing for `doctor` and the pre-start checks.
+//! - [`explain`]: the plan in plain words.
+
+pub mod error;
+pub mod explain;
+pub mod host;
+pub mod jail;
+pub mod launch;
+pub mod mcp_client;
+pub mod plan;
+pub mod supervise;
+
+pub use error::RuntimeError;

@@ -1,0 +1,269 @@
+//! The plan, pinned: a profile and a set of host facts in, the exact cell out.
+
+use super::*;
+use mcpcell_profiles::{parse_str, LoadContext, Origin};
+
+fn ctx() -> LoadContext {
+    LoadContext { home: "/home/ada".into(), profile_dirs: vec![], check_paths: false }
+}
+
+fn profile(toml: &str) -> Profile {
+    match parse_str(toml, Origin::File("t.toml".into()), &ctx()) {
+        Ok(p) => p,
+        Err(e) => panic!("test profile does not parse: {e}"),
+    }
+}
+
+fn dir(path: &str) -> HostEntry {
+    HostEntry { path: path.into(), kind: EntryKind::Dir }
+}
+
+fn host(grants: Vec<ResolvedGrant>) -> ResolvedHost {
+    ResolvedHost {
+        identity: Identity { uid: 1000, gid: 1000, user: "ada".into(), home: "/home/ada".into() },
+        program: "/usr/bin/mcp-server-filesystem".into(),
+        program_canonical: "/usr/lib/node_modules/@modelcontextprotocol/server-filesystem/dist/index.js".into(),
+        system: vec![dir("/usr"), HostEntry { path: "/bin".into(), kind: EntryKind::Symlink("usr/bin".into()) }],
+        etc: vec![dir("/etc/ssl")],
+        devices: vec!["/dev/null".into()],
+        grants,
+        skipped_optional: vec![],
+        secrets: vec![("GITHUB_TOKEN".into(), SecretValue::new("s3cr3t-value".into()))],
+    }
+}
+
+fn grant(path: &str, writable: bool) -> ResolvedGrant {
+    ResolvedGrant { requested: path.into(), path: path.into(), is_dir: true, writable }
+}
+
+const FS_PROFILE: &str = r#"
+[server]
+command = "mcp-server-filesystem"
+args = ["/home/ada/docs"]
+env = { LOG_LEVEL = "info" }
+
+[filesystem]
+read = ["~/docs"]
+write = ["~/docs/out"]
+
+[limits]
+memory = "512MiB"
+pids = 64
+tmpfs_size = "32MiB"
+"#;
+
+#[test]
+fn mounts_are_exact_and_ordered() {
+    let p = profile(FS_PROFILE);
+    let plan = plan(&p, &host(vec![grant("/home/ada/docs", false), grant("/home/ada/docs/out", true)])).unwrap();
+    let t = 32 << 20;
+    let bind = |src: &str, writable| MountOp::Bind { src: src.into(), dest: src.into(), is_dir: true, writable };
+    let expected = vec![
+        MountOp::Tmpfs { dest: "/".into(), size: 4 << 20, mode: 0o755 },
+        bind("/usr", false),
+        MountOp::Symlink { target: "usr/bin".into(), dest: "/bin".into() },
+        bind("/etc/ssl", false),
+        MountOp::File {
+            dest: "/etc/passwd".into(),
+            contents:
+                "ada:x:1000:1000:ada:/home/ada:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+                    .into(),
+            mode: 0o644,
+        },
+        MountOp::File { dest: "/etc/group".into(), contents: "ada:x:1000:\nnogroup:x:65534:\n".into(), mode: 0o644 },
+        MountOp::File { dest: "/etc/hostname".into(), contents: "mcpcell\n".into(), mode: 0o644 },
+        MountOp::File {
+            dest: "/etc/hosts".into(),
+            contents: "127.0.0.1\tlocalhost mcpcell\n::1\tlocalhost\n".into(),
+            mode: 0o644,
+        },
+        MountOp::File {
+            dest: "/etc/resolv.conf".into(),
+            contents: "# mcpcell: no DNS in this cell\n".into(),
+            mode: 0o644,
+        },
+        MountOp::Tmpfs { dest: "/dev".into(), size: 64 << 10, mode: 0o755 },
+        MountOp::Bind { src: "/dev/null".into(), dest: "/dev/null".into(), is_dir: false, writable: true },
+        MountOp::Symlink { target: "/proc/self/fd".into(), dest: "/dev/fd".into() },
+        MountOp::Symlink { target: "/proc/self/fd/0".into(), dest: "/dev/stdin".into() },
+        MountOp::Symlink { target: "/proc/self/fd/1".into(), dest: "/dev/stdout".into() },
+        MountOp::Symlink { target: "/proc/self/fd/2".into(), dest: "/dev/stderr".into() },
+        MountOp::Tmpfs { dest: "/dev/shm".into(), size: t, mode: 0o1777 },
+        MountOp::Proc { dest: "/proc".into() },
+        MountOp::Tmpfs { dest: "/tmp".into(), size: t, mode: 0o1777 },
+        MountOp::Tmpfs { dest: "/home/ada".into(), size: t, mode: 0o700 },
+        bind("/home/ada/docs", false),
+        bind("/home/ada/docs/out", true),
+        MountOp::RemountReadOnly { dest: "/".into() },
+    ];
+    assert_eq!(plan.mounts.ops, expected);
+}
+
+#[test]
+fn a_grant_above_home_is_mounted_before_the_private_home() {
+    let p = profile("[server]\ncommand = \"x\"\n[filesystem]\nread = [\"/home\"]\n");
+    let plan = plan(&p, &host(vec![grant("/home", false)])).unwrap();
+    let dests: Vec<_> = plan.mounts.ops.iter().map(|op| op.dest().display().to_string()).collect();
+    let home_grant = dests.iter().position(|d| d == "/home").unwrap();
+    let private_home = dests.iter().position(|d| d == "/home/ada").unwrap();
+    assert!(home_grant < private_home, "{dests:?}");
+}
+
+#[test]
+fn landlock_mirrors_the_mounts() {
+    let p = profile(FS_PROFILE);
+    let plan = plan(&p, &host(vec![grant("/home/ada/docs", false), grant("/home/ada/docs/out", true)])).unwrap();
+    let paths = |v: &[std::path::PathBuf]| v.iter().map(|p| p.display().to_string()).collect::<Vec<_>>();
+    assert_eq!(paths(&plan.landlock.read_exec), ["/usr", "/etc", "/proc", "/dev", "/home/ada/docs"]);
+    assert_eq!(paths(&plan.landlock.read_write), ["/tmp", "/home/ada", "/dev/shm", "/home/ada/docs/out"]);
+    assert_eq!(paths(&plan.landlock.devices), ["/dev/null"]);
+    assert!(plan.landlock.tcp_connect.is_empty() && plan.landlock.tcp_bind.is_empty());
+    assert!(plan.landlock.scope_signals && plan.landlock.scope_abstract_unix);
+    assert_eq!(plan.landlock.min_abi, 1);
+    assert!(super::landlock::covers_all_binds(&plan.landlock, &plan.mounts.ops));
+}
+
+#[test]
+fn environment_is_built_not_inherited() {
+    let p = profile(FS_PROFILE);
+    let plan = plan(&p, &host(vec![grant("/home/ada/docs", false), grant("/home/ada/docs/out", true)])).unwrap();
+    let env: Vec<(&str, &str)> = plan.exec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(
+        env,
+        [
+            ("PATH", CELL_PATH),
+            ("HOME", "/home/ada"),
+            ("USER", "ada"),
+            ("LOGNAME", "ada"),
+            ("TMPDIR", "/tmp"),
+            ("LANG", "C.UTF-8"),
+            ("LOG_LEVEL", "info"),
+            ("GITHUB_TOKEN", "s3cr3t-value"),
+        ]
+    );
+    assert_eq!(plan.exec.secret_env, ["GITHUB_TOKEN"]);
+    assert_eq!(plan.exec.argv, ["mcp-server-filesystem", "/home/ada/docs"]);
+    assert_eq!(plan.exec.cwd, std::path::Path::new("/home/ada"));
+}
+
+#[test]
+fn secrets_never_show_in_debug_output() {
+    let p = profile(FS_PROFILE);
+    let h = host(vec![grant("/home/ada/docs", false), grant("/home/ada/docs/out", true)]);
+    let plan = plan(&p, &h).unwrap();
+    for text in [format!("{h:?}"), format!("{plan:?}")] {
+        assert!(!text.contains("s3cr3t-value"), "secret leaked into Debug output");
+    }
+    assert!(format!("{plan:?}").contains("GITHUB_TOKEN"), "the secret's name should still be visible");
+}
+
+#[test]
+fn limits_become_rlimits_and_cgroup_values() {
+    let p = profile(FS_PROFILE);
+    let plan = plan(&p, &host(vec![grant("/home/ada/docs", false), grant("/home/ada/docs/out", true)])).unwrap();
+    assert_eq!(
+        plan.limits.rlimits,
+        [
+            (Rlimit::Core, 0),
+            (Rlimit::Data, 512 << 20),
+            (Rlimit::FileSize, 1 << 30),
+            (Rlimit::NoFile, 1024),
+            (Rlimit::NProc, 64),
+        ]
+    );
+    assert_eq!((plan.limits.cgroup_pids, plan.limits.cgroup_memory_bytes), (64, 512 << 20));
+}
+
+#[test]
+fn egress_is_refused_until_it_can_be_enforced() {
+    let p = profile("[server]\ncommand = \"x\"\n[network]\negress = [\"api.github.com\"]\n");
+    match plan(&p, &host(vec![])) {
+        Err(RuntimeError::EgressUnsupported { hosts }) => assert_eq!(hosts, "api.github.com:443"),
+        other => panic!("expected an egress refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn container_backend_is_refused_for_now() {
+    let p = profile("[server]\ncommand = \"x\"\n[sandbox]\nbackend = \"container\"\n");
+    assert!(matches!(plan(&p, &host(vec![])), Err(RuntimeError::ContainerUnsupported)));
+}
+
+#[test]
+fn a_command_outside_every_mount_is_refused_with_the_fix() {
+    let p = profile("[server]\ncommand = \"x\"\n");
+    let mut h = host(vec![]);
+    h.program = "/opt/tool/bin/x".into();
+    match plan(&p, &h) {
+        Err(e @ RuntimeError::CommandNotVisible { .. }) => {
+            assert!(e.to_string().contains("--read /opt/tool/bin"), "{e}")
+        }
+        other => panic!("expected CommandNotVisible, got {other:?}"),
+    }
+}
+
+#[test]
+fn visibility_follows_planned_symlinks_and_binds() {
+    let p = profile("[server]\ncommand = \"x\"\n");
+    let plan = plan(&p, &host(vec![])).unwrap();
+    assert!(plan.mounts.is_visible("/bin/sh".as_ref()), "/bin -> usr/bin must resolve into the /usr bind");
+    assert!(plan.mounts.is_visible("/usr/lib/x".as_ref()));
+    assert!(plan.mounts.is_visible("/home/ada".as_ref()), "the private home exists");
+    assert!(!plan.mounts.is_visible("/home/ada/.ssh/id_rsa".as_ref()), "nothing of the host home");
+    assert!(!plan.mounts.is_visible("/root".as_ref()));
+    assert!(!plan.mounts.is_visible("/etc/shadow".as_ref()));
+}
+
+#[test]
+fn seccomp_policy_covers_the_design_list() {
+    let policy = SeccompPolicy::default_deny();
+    let names: Vec<&str> = policy.deny.iter().map(|d| d.name).collect();
+    for required in [
+        "ptrace",
+        "process_vm_readv",
+        "process_vm_writev",
+        "mount",
+        "umount2",
+        "pivot_root",
+        "move_mount",
+        "open_tree",
+        "fsopen",
+        "fsconfig",
+        "fsmount",
+        "fspick",
+        "mount_setattr",
+        "unshare",
+        "setns",
+        "clone",
+        "keyctl",
+        "add_key",
+        "request_key",
+        "bpf",
+        "perf_event_open",
+        "io_uring_setup",
+        "io_uring_enter",
+        "io_uring_register",
+        "userfaultfd",
+        "kexec_load",
+        "kexec_file_load",
+        "open_by_handle_at",
+        "personality",
+        "ioctl",
+    ] {
+        assert!(names.contains(&required), "{required} missing from the seccomp deny list");
+    }
+    let ioctl = policy.deny.iter().find(|d| d.name == "ioctl").unwrap();
+    assert_eq!(ioctl.when, ArgMatch::Low32Equals { index: 1, values: vec![0x5412, 0x541C] });
+    let clone = policy.deny.iter().find(|d| d.name == "clone").unwrap();
+    assert_eq!(clone.when, ArgMatch::AnyBitsSet { index: 0, mask: 0x7E02_0000 });
+    assert_eq!(policy.enosys, [("clone3", libc::SYS_clone3)]);
+    assert!(policy.deny_x32);
+}
+
+#[test]
+fn seccomp_policy_compiles() {
+    let prog = crate::jail::compile_seccomp(&SeccompPolicy::default_deny()).unwrap();
+    assert!(prog.len() > 50, "suspiciously small filter: {} instructions", prog.len());
+    let guard = crate::jail::seccomp_guard(&SeccompPolicy::default_deny());
+    assert_eq!(guard.len(), 6, "load nr, x32 check + ret, clone3 check + ret, allow");
+}
