@@ -65,7 +65,7 @@ enum Command {
         args: Vec<String>,
     },
     /// Run any command in a cell with only the grants given here.
-    Exec(adhoc::ExecArgs),
+    Exec(Box<adhoc::ExecArgs>),
     /// Validate profiles: exit 0 when all are valid, 1 with `path:line:column: message` otherwise.
     Check {
         #[arg(required = true)]
@@ -140,7 +140,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             profile.server.args.extend(args);
             run(&profile)
         }
-        Command::Exec(args) => run(&adhoc::profile(args, &load_context())?),
+        Command::Exec(args) => run(&adhoc::profile(*args, &load_context())?),
         Command::Check { profiles } => Ok(check(&profiles)),
         Command::Explain { profile } => {
             let profile = load(&profile)?;
