@@ -207,7 +207,13 @@ fn check(specs: &[String]) -> ExitCode {
 
 /// Build the cell, hand it our stdio, supervise, mirror the exit status.
 fn run(profile: &Profile) -> Result<ExitCode> {
-    let plan = launch::prepare(profile)?;
+    let plan = match launch::prepare(profile) {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("mcpcell: error: {e}");
+            return Ok(ExitCode::from(e.exit_code()));
+        }
+    };
     let signals = supervise::block_signals().context("blocking signals")?;
     let cell = match launch::start(&plan, Stdio::inherit()) {
         Ok(cell) => cell,

@@ -46,6 +46,15 @@ pub enum RuntimeError {
 }
 
 impl RuntimeError {
+    /// The launcher's exit status for this error: 127 for a command that does not exist (as a
+    /// shell would), 125 for everything mcpcell refuses.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RuntimeError::CommandNotFound { .. } => 127,
+            _ => 125,
+        }
+    }
+
     pub(crate) fn os(what: impl Into<String>, source: nix::Error) -> Self {
         RuntimeError::Os { what: what.into(), source }
     }
