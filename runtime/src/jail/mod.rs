@@ -221,7 +221,7 @@ fn cell_init(
         Ok(nix::unistd::ForkResult::Parent { child }) => {
             // SAFETY: closing our copy of the error pipe: from here on only the server holds it.
             unsafe { libc::close(err_fd) };
-            init_loop(child, life_fd)
+            init_loop(child)
         }
         Err(e) => fail(err_fd, 125, "fork the server", &e.to_string()),
     }
@@ -276,7 +276,7 @@ fn wait_for_go(fd: i32) -> Result<(), String> {
 
 /// pid 1 of the cell: forward signals to the server, reap everything, exit with the server's
 /// status (128+n for a signal). Exiting tears the whole pid namespace down.
-fn init_loop(server: Pid, life_fd: i32) -> ! {
+fn init_loop(server: Pid) -> ! {
     use nix::sys::signal::{SigSet, SigmaskHow};
     let forwarded =
         [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGUSR1, Signal::SIGUSR2];
@@ -286,12 +286,10 @@ fn init_loop(server: Pid, life_fd: i32) -> ! {
         set.add(s);
     }
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None);
-    // Fds 0-2 and the lifeline are the server's business now; keep nothing open that could
-    // hold the client's pipes past the server's exit.
-    for fd in [0, 1, 2, life_fd] {
-        // SAFETY: closing fds this process owns.
-        unsafe { libc::close(fd) };
-    }
+    // Close every fd: 0-2 belong to the server, and whatever else the launcher inherited
+    // (from its own parent) has no business staying open in the cell.
+    // SAFETY: close_range only closes fds of this process; none is used below.
+    unsafe { libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32) };
     loop {
         let Ok(sig) = set.wait() else { continue };
         if sig != Signal::SIGCHLD {
