@@ -273,7 +273,7 @@ fn doctor(json: bool) -> Result<ExitCode> {
     if json {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
-        let mark = |ok: bool| if ok { "ok  " } else { "MISSING" };
+        let mark = |ok: bool| if ok { "ok" } else { "MISSING" };
         println!(
             "kernel {} ({}), running as {}",
             r.kernel,
@@ -288,7 +288,14 @@ fn doctor(json: bool) -> Result<ExitCode> {
             ("cgroup memory", &r.cgroup_memory),
             ("container engine", &r.container_engine),
         ] {
-            println!("  {:<7} {name:<17} {}", mark(p.available), p.detail);
+            // Without a cgroup, a non-root launcher's limits are rlimits (RLIMIT_NPROC is
+            // per user namespace): nothing is missing.
+            let status = if !p.available && name.starts_with("cgroup") && !r.running_as_root {
+                "rlimits"
+            } else {
+                mark(p.available)
+            };
+            println!("  {status:<7} {name:<17} {}", p.detail);
         }
         match r.backend {
             Some(b) => println!("run would use the {b} backend"),
