@@ -91,6 +91,7 @@ const INIT_STACK_BYTES: usize = 1 << 20;
 /// signals it wants to forward (see `supervise::block_signals`).
 pub fn spawn(plan: &CellPlan, cgroups: &CgroupHost, stdio: Stdio) -> Result<Cell, SpawnError> {
     let exec = process::ExecArgs::new(&plan.exec).map_err(|m| SpawnError::Refused(RuntimeError::CellSetup(m)))?;
+    let filters = seccomp::prepare(&plan.seccomp).map_err(|m| SpawnError::Refused(RuntimeError::CellSetup(m)))?;
     let refuse = |m: String| SpawnError::Refused(RuntimeError::CellSetup(m));
     let (cgroup, cgroup_pids) = match cgroups.writable_limits() {
         (None, None) => (None, false),
@@ -121,7 +122,17 @@ pub fn spawn(plan: &CellPlan, cgroups: &CgroupHost, stdio: Stdio) -> Result<Cell
     let uid = nix::unistd::geteuid().as_raw();
     let gid = nix::unistd::getegid().as_raw();
     let child = Box::new(|| -> isize {
-        cell_init(plan, &exec, stdio, uid, gid, err_write.as_raw_fd(), life_read.as_raw_fd());
+        let cx = ChildContext {
+            plan,
+            exec: &exec,
+            filters: &filters,
+            stdio,
+            uid,
+            gid,
+            err_fd: err_write.as_raw_fd(),
+            life_fd: life_read.as_raw_fd(),
+        };
+        cell_init(&cx);
     });
     // SAFETY: the launcher is single-threaded here, so the child gets a consistent copy of
     // the address space; the child never returns into our frames (cell_init diverges).
@@ -193,31 +204,38 @@ fn fail(err_fd: i32, code: i32, step: &str, message: &str) -> ! {
     }
 }
 
-/// The cell's init (pid 1 inside). Runs the namespace-wide steps, forks the server, then
-/// supervises it.
-fn cell_init(
-    plan: &CellPlan,
-    exec: &process::ExecArgs,
+/// What the cloned child needs, all prepared before the clone.
+struct ChildContext<'a> {
+    plan: &'a CellPlan,
+    exec: &'a process::ExecArgs,
+    filters: &'a seccomp::CompiledFilters,
     stdio: Stdio,
     uid: u32,
     gid: u32,
+    /// Write end of the error pipe (close-on-exec).
     err_fd: i32,
+    /// Read end of the lifeline pipe: a byte means go, EOF means the launcher died.
     life_fd: i32,
-) -> ! {
+}
+
+/// The cell's init (pid 1 inside). Runs the namespace-wide steps, forks the server, then
+/// supervises it.
+fn cell_init(cx: &ChildContext<'_>) -> ! {
+    let (plan, err_fd) = (cx.plan, cx.err_fd);
     let step = |name: &str, r: Result<(), String>| {
         if let Err(m) = r {
             fail(err_fd, 125, name, &m)
         }
     };
     step("die with the launcher", process::die_with_parent());
-    step("map the user", map_identity(uid, gid));
+    step("map the user", map_identity(cx.uid, cx.gid));
     step("hostname", nix::unistd::sethostname(&plan.hostname).map_err(|e| e.to_string()));
     step("mounts", mounts::apply(&plan.mounts));
-    step("wait for the launcher", wait_for_go(life_fd));
+    step("wait for the launcher", wait_for_go(cx.life_fd));
 
     // SAFETY: the init is single-threaded; the child only runs the server steps and execs.
     match unsafe { nix::unistd::fork() } {
-        Ok(nix::unistd::ForkResult::Child) => server(plan, exec, stdio, err_fd),
+        Ok(nix::unistd::ForkResult::Child) => server(cx),
         Ok(nix::unistd::ForkResult::Parent { child }) => {
             // SAFETY: closing our copy of the error pipe: from here on only the server holds it.
             unsafe { libc::close(err_fd) };
@@ -228,7 +246,8 @@ fn cell_init(
 }
 
 /// The server process: per-process hardening in order, then exec.
-fn server(plan: &CellPlan, exec: &process::ExecArgs, stdio: Stdio, err_fd: i32) -> ! {
+fn server(cx: &ChildContext<'_>) -> ! {
+    let (plan, err_fd) = (cx.plan, cx.err_fd);
     let step = |name: &str, r: Result<(), String>| {
         if let Err(m) = r {
             fail(err_fd, 125, name, &m)
@@ -236,7 +255,7 @@ fn server(plan: &CellPlan, exec: &process::ExecArgs, stdio: Stdio, err_fd: i32) 
     };
     step("die with the cell init", process::die_with_parent());
     step("reset signals", process::reset_signals());
-    step("stdio", process::install_stdio(stdio.fds));
+    step("stdio", process::install_stdio(cx.stdio.fds));
     step("new session (no controlling tty)", process::new_session());
     step("resource limits", process::set_rlimits(&plan.limits));
     step(
@@ -247,8 +266,8 @@ fn server(plan: &CellPlan, exec: &process::ExecArgs, stdio: Stdio, err_fd: i32) 
     step("drop capabilities", process::drop_capabilities());
     step("no_new_privs", process::no_new_privs());
     step("landlock", landlock::restrict(&plan.landlock).map(drop));
-    step("seccomp", seccomp::install(&plan.seccomp));
-    let (code, message) = exec.exec();
+    step("seccomp", seccomp::install(cx.filters));
+    let (code, message) = cx.exec.exec();
     fail(err_fd, code, "exec", &message)
 }
 

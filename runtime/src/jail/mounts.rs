@@ -100,6 +100,13 @@ fn apply_op(op: &MountOp) -> StepResult {
                 .and_then(|()| std::fs::set_permissions(&path, std::fs::Permissions::from_mode(*mode)))
                 .map_err(|e| format!("writing {}: {e}", dest.display()))
         }
+        MountOp::Copy { src, dest } => {
+            let path = at(NEWROOT, dest);
+            if let Some(parent) = path.parent() {
+                mkdir_all(parent)?;
+            }
+            std::fs::copy(at(OLDROOT, src), &path).map(drop).map_err(|e| format!("copying {}: {e}", src.display()))
+        }
         MountOp::Proc { dest } => {
             let target = at(NEWROOT, dest);
             mkdir_all(&target)?;

@@ -67,11 +67,20 @@ pub fn guard(policy: &SeccompPolicy) -> BpfProgram {
     prog
 }
 
+/// Both filters, compiled in the launcher before the fork (the child only installs them).
+pub struct CompiledFilters {
+    guard: BpfProgram,
+    deny: BpfProgram,
+}
+
+pub fn prepare(policy: &SeccompPolicy) -> Result<CompiledFilters, String> {
+    Ok(CompiledFilters { guard: guard(policy), deny: compile(policy)? })
+}
+
 /// Install both filters on the calling thread (no_new_privs must already be set).
-pub fn install(policy: &SeccompPolicy) -> Result<(), String> {
-    let deny = compile(policy)?;
-    // The deny filter first: its arch check runs before the guard reads the syscall number
-    // (seccomp runs the most recently installed filter first, and every filter runs).
-    seccompiler::apply_filter(&guard(policy)).map_err(|e| format!("seccomp guard: {e}"))?;
-    seccompiler::apply_filter(&deny).map_err(|e| format!("seccomp deny list: {e}"))
+pub fn install(filters: &CompiledFilters) -> Result<(), String> {
+    // The deny filter last, so it runs first: its arch check runs before the guard reads the
+    // syscall number (seccomp runs the most recently installed filter first; every filter runs).
+    seccompiler::apply_filter(&filters.guard).map_err(|e| format!("seccomp guard: {e}"))?;
+    seccompiler::apply_filter(&filters.deny).map_err(|e| format!("seccomp deny list: {e}"))
 }

@@ -24,7 +24,7 @@ fn host(grants: Vec<ResolvedGrant>) -> ResolvedHost {
         program: "/usr/bin/mcp-server-filesystem".into(),
         program_canonical: "/usr/lib/node_modules/@modelcontextprotocol/server-filesystem/dist/index.js".into(),
         system: vec![dir("/usr"), HostEntry { path: "/bin".into(), kind: EntryKind::Symlink("usr/bin".into()) }],
-        etc: vec![dir("/etc/ssl")],
+        etc: vec![dir("/etc/ssl"), HostEntry { path: "/etc/nsswitch.conf".into(), kind: EntryKind::File }],
         devices: vec!["/dev/null".into()],
         grants,
         skipped_optional: vec![],
@@ -63,6 +63,7 @@ fn mounts_are_exact_and_ordered() {
         bind("/usr", false),
         MountOp::Symlink { target: "usr/bin".into(), dest: "/bin".into() },
         bind("/etc/ssl", false),
+        MountOp::Copy { src: "/etc/nsswitch.conf".into(), dest: "/etc/nsswitch.conf".into() },
         MountOp::File {
             dest: "/etc/passwd".into(),
             contents:
