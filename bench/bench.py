@@ -1,0 +1,770 @@
+#!/usr/bin/env python3
+"""mcpcell benchmark drivers (called by bench/run; standard library only).
+
+Subcommands, each writing one JSON file:
+  latency      request/response round trips of a 200-byte JSON-RPC line through /bin/cat,
+               direct vs in a cell, pinned to one CPU and unpinned; also samples the launcher's
+               memory while it relays
+  throughput   1 MiB lines streamed through /bin/cat, direct vs in a cell (plus a direct cat in
+               a session of its own as a control), under three CPU placements
+  mcp-init     spawn -> answer to `initialize` of a real MCP server, bare vs `mcpcell run`
+  cgroup       per-start cost of writing the cell init's pid into cgroup.procs (strace -T),
+               plus the kernel stack seen while that write blocks (root)
+  phases       start timeline from perf's sched fork/exec/exit tracepoints, mcpcell vs bwrap (root)
+  report       read every JSON (and hyperfine's) in a directory, print the table, write markdown
+
+Every loop is bounded (counts and deadlines); every process is local.
+"""
+
+import argparse
+import json
+import os
+import re
+import select
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+MIB = 1 << 20
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+
+
+def spawn(cmd, new_session=False):
+    """Start a server with pipes on stdin/stdout (stderr discarded), unbuffered."""
+    return subprocess.Popen(
+        cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0, close_fds=True,
+        start_new_session=new_session,
+    )
+
+
+def finish(p, timeout=15.0):
+    """Close the server's stdin (the MCP shutdown signal) and reap it; SIGKILL if it lingers."""
+    try:
+        p.stdin.close()
+    except OSError:
+        pass
+    try:
+        return p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        return p.wait()
+    finally:
+        p.stdout.close()
+
+
+def read_exact(fd, n, deadline):
+    buf = bytearray()
+    while len(buf) < n:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {len(buf)} of {n} bytes")
+        chunk = os.read(fd, n - len(buf))
+        if not chunk:
+            raise EOFError(f"server closed stdout after {len(buf)} of {n} bytes")
+        buf += chunk
+    return bytes(buf)
+
+
+def proc_status(pid):
+    """VmRSS / VmHWM (KiB) from /proc/PID/status and Pss (KiB) from smaps_rollup."""
+    out = {"pid": pid}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                key, _, val = line.partition(":")
+                if key in ("Name", "VmRSS", "VmHWM"):
+                    out[key] = val.strip() if key == "Name" else int(val.split()[0])
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    out["Pss"] = int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return out
+
+
+def children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def summary(samples):
+    s = sorted(samples)
+    q = lambda f: s[min(len(s) - 1, int(f * len(s)))]  # noqa: E731
+    return {"n": len(s), "median": statistics.median(s), "p10": q(0.10), "p90": q(0.90), "p99": q(0.99),
+            "min": s[0], "max": s[-1], "mean": statistics.fmean(s)}
+
+
+def write_json(path, data):
+    with open(path, "w") as f:
+        json.dump(data, f, indent=1)
+
+
+def variants(mcpcell, server):
+    return [("direct", server), ("mcpcell", [mcpcell, "exec", "--"] + server)]
+
+
+# --------------------------------------------------------------------------------------------
+# latency
+
+
+def jsonrpc_line(i, size=200):
+    """A tools/call request padded to exactly `size` bytes, newline included."""
+    head = '{"jsonrpc":"2.0","id":"%08d","method":"tools/call","params":{"name":"echo","arguments":{"message":"' % i
+    tail = '"}}}\n'
+    return (head + "x" * (size - len(head) - len(tail)) + tail).encode()
+
+
+def latency_runs(a, msgs, mode):
+    """Alternating runs of both variants; returns ({variant: samples}, memory readings)."""
+    size = len(msgs[0])
+    per = {"direct": [], "mcpcell": []}
+    mem = []
+    for rnd in range(a.rounds):
+        order = variants(a.mcpcell, ["/bin/cat"])
+        if rnd % 2:
+            order.reverse()  # alternate who goes first, against drift in background load
+        for name, cmd in order:
+            p = spawn(cmd)
+            infd, outfd = p.stdin.fileno(), p.stdout.fileno()
+            deadline = time.monotonic() + 60
+            samples = []
+            clock = time.perf_counter_ns
+            for i, m in enumerate(msgs):
+                t0 = clock()
+                os.write(infd, m)
+                got = os.read(outfd, size)
+                while len(got) < size:  # cat answers in one read in practice; be correct anyway
+                    more = os.read(outfd, size - len(got))
+                    if not more:
+                        raise EOFError(f"{name}: server closed stdout")
+                    got += more
+                t1 = clock()
+                if got != m:
+                    raise RuntimeError(f"{name}: echo mismatch at message {i}")
+                if i >= a.warmup:
+                    samples.append((t1 - t0) / 1000.0)
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{name}: latency run took over 60 s")
+            if name == "mcpcell":
+                # Still relaying (the server is alive and its stdin open): sample the launcher.
+                launcher = proc_status(p.pid)
+                inits = children(p.pid)
+                init = proc_status(inits[0]) if inits else {}
+                mem.append({"mode": mode, "round": rnd, "launcher": launcher, "cell_init": init})
+            rc = finish(p)
+            if rc != 0:
+                raise RuntimeError(f"{name}: server exited {rc}")
+            per[name].extend(samples)
+    return per, mem
+
+
+def cmd_latency(a):
+    msgs = [jsonrpc_line(i) for i in range(a.n + a.warmup)]
+    all_cpus = os.sched_getaffinity(0)
+    out = {"message_bytes": len(msgs[0]), "round_trips_per_run": a.n, "warmup": a.warmup, "rounds": a.rounds,
+           "unit": "us", "modes": {}, "memory": []}
+    # "pinned": driver, launcher and server share one CPU (affinity is inherited), so every
+    # round trip is two same-CPU context switches: the stable figure, and the one that shows
+    # any per-syscall cost the cell adds (seccomp filter, ...). "unpinned": as the scheduler
+    # places them; on a small VM this mixes same-CPU and cross-CPU wake-ups.
+    for mode, cpus in (("pinned", {min(all_cpus)}), ("unpinned", all_cpus)):
+        os.sched_setaffinity(0, cpus)
+        try:
+            per, mem = latency_runs(a, msgs, mode)
+        finally:
+            os.sched_setaffinity(0, all_cpus)
+        res = {"cpus": sorted(cpus), "direct": summary(per["direct"]), "mcpcell": summary(per["mcpcell"])}
+        res["added_median_us"] = res["mcpcell"]["median"] - res["direct"]["median"]
+        out["modes"][mode] = res
+        out["memory"] += mem
+        print(f"latency ({mode}): direct {res['direct']['median']:.1f} us, mcpcell {res['mcpcell']['median']:.1f} us"
+              f" ({res['added_median_us']:+.1f} us)", file=sys.stderr)
+    write_json(a.json, out)
+    print(f"latency: launcher VmHWM {max(m['launcher'].get('VmHWM', 0) for m in out['memory']) / 1024:.1f} MiB",
+          file=sys.stderr)
+
+
+# --------------------------------------------------------------------------------------------
+# throughput
+
+
+def make_lines_file(path, total_mib):
+    """total_mib lines of exactly 1 MiB (newline included), written once and then read from the
+    page cache by the feeding process."""
+    line = b"x" * (MIB - 1) + b"\n"
+    if not (os.path.exists(path) and os.path.getsize(path) == total_mib * MIB):
+        with open(path, "wb") as f:
+            for _ in range(total_mib):
+                f.write(line)
+    return path
+
+
+def stream_once(cmd, data, total_mib, server_cpus=None, driver_cpus=None, new_session=False):
+    """Feed `data` (1 MiB lines) through the server: a `/bin/cat data` process writes the server's
+    stdin pipe, this process reads its stdout pipe. Timed from the first byte back to the last."""
+    ping = b"ready\n"
+    mine = os.sched_getaffinity(0)
+    if server_cpus:
+        os.sched_setaffinity(0, server_cpus)  # inherited by the server (and the launcher, cell init)
+    try:
+        p = spawn(cmd, new_session)
+    finally:
+        os.sched_setaffinity(0, driver_cpus or mine)
+    feeder = None
+    try:
+        infd, outfd = p.stdin.fileno(), p.stdout.fileno()
+        # Wait until the server answers, so the cell's start is not part of the figure.
+        os.write(infd, ping)
+        read_exact(outfd, len(ping), time.monotonic() + 30)
+        total = total_mib * MIB
+        deadline = time.monotonic() + 120
+        feeder = subprocess.Popen(["/bin/cat", data], stdout=infd, close_fds=True)
+        got = len(os.read(outfd, MIB))
+        t0 = time.perf_counter()
+        first = got
+        while got < total:
+            chunk = os.read(outfd, MIB)
+            if not chunk:
+                raise EOFError(f"server closed stdout after {got} bytes")
+            got += len(chunk)
+            if time.monotonic() > deadline:
+                raise TimeoutError("throughput run took over 120 s")
+        t1 = time.perf_counter()
+        if feeder.wait(timeout=30) != 0:
+            raise RuntimeError("the feeding cat failed")
+    finally:
+        os.sched_setaffinity(0, mine)
+        if feeder and feeder.poll() is None:
+            feeder.kill()
+            feeder.wait()
+    rc = finish(p)
+    if rc != 0:
+        raise RuntimeError(f"server exited {rc}")
+    return (total - first) / MIB / (t1 - t0)
+
+
+def cmd_throughput(a):
+    cpus = sorted(os.sched_getaffinity(0))
+    # "one-cpu": driver (feeding cat + reader) and server share one CPU: the CPU cost per byte,
+    # stable. "split": server on another CPU than the driver: the usual two-core pipeline.
+    # "unpinned": wherever the scheduler puts them (informative; noisy on a small VM).
+    data = make_lines_file(os.path.join(a.tmp, f"lines-{a.mib}MiB"), a.mib)
+    modes = [("one-cpu", {cpus[0]}, {cpus[0]})]
+    if len(cpus) > 1:
+        modes.append(("split", {cpus[1]}, {cpus[0]}))
+    modes.append(("unpinned", None, None))
+    if a.modes:
+        modes = [m for m in modes if m[0] in a.modes.split(",")]
+    # A control: the direct cat in a session of its own (setsid), as the cell's server is (the
+    # cell calls setsid against TIOCSTI). With autogroup scheduling (kernel.sched_autogroup_enabled)
+    # a new session is a new scheduling group, which changes CPU placement and fairness.
+    three = [("direct", ["/bin/cat"], False), ("direct-setsid", ["/bin/cat"], True),
+             ("mcpcell", [a.mcpcell, "exec", "--", "/bin/cat"], False)]
+    out = {"line_bytes": MIB, "mib_per_rep": a.mib, "reps": a.reps, "unit": "MiB/s", "modes": {}}
+    for mode, server_cpus, driver_cpus in modes:
+        per = {name: [] for name, _, _ in three}
+        for rnd in range(a.reps):
+            order = three if rnd % 2 == 0 else three[::-1]
+            for name, cmd, sess in order:
+                per[name].append(stream_once(cmd, data, a.mib, server_cpus, driver_cpus, sess))
+        res = {"server_cpus": sorted(server_cpus or cpus), "driver_cpus": sorted(driver_cpus or cpus),
+               "direct": summary(per["direct"]), "direct-setsid": summary(per["direct-setsid"]),
+               "mcpcell": summary(per["mcpcell"]), "samples": per}
+        res["setsid_ratio"] = statistics.median(m / d for d, m in zip(per["direct"], per["direct-setsid"]))
+        res["mcpcell_vs_setsid_ratio"] = statistics.median(
+            m / d for d, m in zip(per["direct-setsid"], per["mcpcell"]))
+        res["ratio_of_medians"] = res["mcpcell"]["median"] / res["direct"]["median"]
+        # Each round ran both variants back to back: the median of the per-round ratios is
+        # robust against background load drifting during the benchmark.
+        res["ratio"] = statistics.median(m / d for d, m in zip(per["direct"], per["mcpcell"]))
+        out["modes"][mode] = res
+        print(f"throughput ({mode}): direct {res['direct']['median']:.0f} MiB/s, mcpcell "
+              f"{res['mcpcell']['median']:.0f} MiB/s (median of paired ratios {res['ratio'] * 100:.1f}%); control "
+              f"direct+setsid {res['direct-setsid']['median']:.0f} MiB/s ({res['setsid_ratio'] * 100:.1f}%)",
+              file=sys.stderr)
+    write_json(a.json, out)
+
+
+# --------------------------------------------------------------------------------------------
+# real MCP server: spawn -> initialize answer
+
+
+INITIALIZE = (json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+    "protocolVersion": "2025-06-18", "capabilities": {},
+    "clientInfo": {"name": "mcpcell-bench", "version": "0"}}}, separators=(",", ":")) + "\n").encode()
+
+
+def init_once(cmd, env=None):
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0,
+                         close_fds=True, env=env)
+    os.write(p.stdin.fileno(), INITIALIZE)
+    outfd = p.stdout.fileno()
+    buf = b""
+    deadline = time.monotonic() + 30
+    elapsed = None
+    while elapsed is None:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([outfd], [], [], left)[0]:
+            p.kill()
+            finish(p)
+            raise TimeoutError(f"no initialize answer from {cmd}")
+        chunk = os.read(outfd, 65536)
+        if not chunk:
+            finish(p)
+            raise EOFError(f"{cmd} closed stdout before answering initialize")
+        buf += chunk
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                continue
+            if msg.get("id") == 1:
+                if "result" not in msg:
+                    raise RuntimeError(f"initialize failed: {line[:300]!r}")
+                elapsed = time.perf_counter() - t0
+                break
+    finish(p)
+    return elapsed * 1000.0
+
+
+def cell_env(mcpcell):
+    """The environment a cell gives its server (what `env` prints inside one)."""
+    text = subprocess.run([mcpcell, "exec", "--", "/usr/bin/env"], check=True, capture_output=True,
+                          text=True).stdout
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+
+def cmd_mcp_init(a):
+    bare = shutil.which(a.server)
+    if not bare:
+        write_json(a.json, {"skipped": f"{a.server} not on PATH"})
+        print(f"mcp-init: skipped ({a.server} not on PATH)", file=sys.stderr)
+        return
+    # Like for like: the bare server gets the same environment as the cell's (the caller's may
+    # carry variables that change the server's start, e.g. NODE_EXTRA_CA_CERTS makes node load
+    # a CA bundle); the bare run with the caller's whole environment is shown too.
+    env = cell_env(a.mcpcell)
+    three = [("bare", [bare], env), ("bare-caller-env", [bare], None), ("mcpcell", [a.mcpcell, "run", a.profile], None)]
+    per = {name: [] for name, _, _ in three}
+    init_once([bare], env)  # warm the page cache for node and the package
+    for rnd in range(a.runs):
+        for name, cmd, e in (three if rnd % 2 == 0 else three[::-1]):
+            per[name].append(init_once(cmd, e))
+    out = {"server": a.server, "profile": a.profile, "runs": a.runs, "unit": "ms", "cell_env": sorted(env),
+           "samples": per}
+    for name in per:
+        out[name] = summary(per[name])
+    out["added_median_ms"] = out["mcpcell"]["median"] - out["bare"]["median"]
+    write_json(a.json, out)
+    print(f"mcp-init: bare {out['bare']['median']:.0f} ms (with the caller's env "
+          f"{out['bare-caller-env']['median']:.0f} ms), mcpcell {out['mcpcell']['median']:.0f} ms", file=sys.stderr)
+
+
+# --------------------------------------------------------------------------------------------
+# cgroup.procs write cost
+
+
+OPEN_RE = re.compile(r'^openat\(AT_FDCWD, "([^"]+)", .*\)\s+=\s+(\d+) <')
+WRITE_RE = re.compile(r'^write\((\d+), .*\)\s+=\s+\d+ <([0-9.]+)>')
+
+
+def cmd_cgroup(a):
+    strace = shutil.which("strace")
+    runs = []
+    if strace:
+        trace = os.path.join(a.tmp, "cgroup.strace")
+        for _ in range(a.runs):
+            time.sleep(a.gap)  # let the kernel's rcu_sync fall back to idle, as between real starts
+            subprocess.run([strace, "-T", "-e", "trace=openat,write", "-o", trace, a.mcpcell, "exec", "--",
+                            "/bin/true"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            fds, writes = {}, []
+            with open(trace) as f:
+                for line in f:
+                    m = OPEN_RE.match(line)
+                    if m:
+                        fds[m.group(2)] = m.group(1)
+                        continue
+                    m = WRITE_RE.match(line)
+                    if m and fds.get(m.group(1), "").endswith("/cgroup.procs"):
+                        path = fds[m.group(1)]
+                        writes.append({"file": path, "ms": float(m.group(2)) * 1000.0})
+            runs.append(writes)
+    # Which kernel path blocks: sample the launcher's kernel stack while it starts a cell.
+    stacks = {}
+    for _ in range(a.stack_runs):
+        time.sleep(a.gap)
+        p = subprocess.Popen([a.mcpcell, "exec", "--", "/bin/true"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        while p.poll() is None:
+            try:
+                with open(f"/proc/{p.pid}/stack") as f:
+                    s = f.read()
+            except OSError:
+                continue
+            if "cgroup" in s:
+                key = " <- ".join(re.sub(r"^\[<0>\] ", "", l).split("+")[0] for l in s.strip().splitlines()[:4])
+                stacks[key] = stacks.get(key, 0) + 1
+    first = [w[0]["ms"] for w in runs if w]
+    later = [x["ms"] for w in runs for x in w[1:]]
+    out = {"runs": a.runs, "gap_s": a.gap, "writes": runs,
+           "first_write_ms": summary(first) if first else None,
+           "later_writes_ms": summary(later) if later else None,
+           "blocked_stacks": sorted(stacks.items(), key=lambda kv: -kv[1])}
+    write_json(a.json, out)
+    if first:
+        print(f"cgroup: first cgroup.procs write median {out['first_write_ms']['median']:.2f} ms, "
+              f"later {out['later_writes_ms']['median'] if later else float('nan'):.3f} ms", file=sys.stderr)
+    else:
+        print("cgroup: no cgroup.procs writes seen (no writable cgroup, or strace missing)", file=sys.stderr)
+
+
+# --------------------------------------------------------------------------------------------
+# start phases (perf sched tracepoints: fork/exec/exit timestamps, negligible overhead)
+
+
+EV_RE = re.compile(r"^\s*(\S+)\s+(\d+)\s+([0-9.]+):\s+sched:sched_process_(fork|exec|exit):\s+(.*)$")
+
+
+def parse_phases(script, launcher_names):
+    """Per start: [launcher exec, cell process forked, server forked, /bin/true exec, /bin/true exit,
+    launcher exit] in ms from the launcher's exec, from `perf script` lines."""
+    runs, cur, tree = [], None, set()
+    for line in script.splitlines():
+        m = EV_RE.match(line)
+        if not m:
+            continue
+        _comm, pid, ts, ev, rest = m.group(1), int(m.group(2)), float(m.group(3)) * 1000, m.group(4), m.group(5)
+        if ev == "exec" and rest.split()[0] in [f"filename={n}" for n in launcher_names]:
+            cur = {"top": pid, "t": [ts], "forks": []}
+            tree = {pid}
+            continue
+        if cur is None:
+            continue
+        if ev == "fork" and pid in tree:
+            child = int(re.search(r"child_pid=(\d+)", rest).group(1))
+            tree.add(child)
+            cur["forks"].append(ts)
+        elif ev == "exec" and pid in tree and "filename=/bin/true" in rest:
+            cur["true_exec"] = ts
+        elif ev == "exit" and pid in tree and "comm=true " in rest:
+            cur["true_exit"] = ts
+        elif ev == "exit" and pid == cur["top"]:
+            if len(cur["forks"]) >= 2 and "true_exec" in cur and "true_exit" in cur:
+                t0 = cur["t"][0]
+                runs.append([0.0, cur["forks"][0] - t0, cur["forks"][-1] - t0, cur["true_exec"] - t0,
+                             cur["true_exit"] - t0, ts - t0])
+            cur = None
+    return runs
+
+
+def cmd_phases(a):
+    perf = shutil.which("perf")
+    if not perf or os.geteuid() != 0:
+        write_json(a.json, {"skipped": "needs root and perf"})
+        return
+    bwrap = a.bwrap.split()
+    out = {"runs": a.runs, "gap_s": a.gap, "who": {}}
+    data = os.path.join(a.tmp, "phases.perf")
+    for who in ["root"] + ([a.user] if a.user else []):
+        loop = (f"for i in $(seq {a.runs}); do {a.mcpcell} exec -- /bin/true; sleep {a.gap}; "
+                f"{' '.join(bwrap)}; sleep {a.gap}; done")
+        cmd = ["sh", "-c", loop] if who == "root" else ["su", "-s", "/bin/sh", who, "-c", loop]
+        subprocess.run([perf, "record", "-q", "-o", data, "-a", "-e", "sched:sched_process_fork", "-e",
+                        "sched:sched_process_exec", "-e", "sched:sched_process_exit", "--"] + cmd,
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/")
+        script = subprocess.run([perf, "script", "-i", data, "-F", "comm,pid,time,event,trace"], check=True,
+                                capture_output=True, text=True).stdout
+        res = {}
+        for name, exe in (("mcpcell", a.mcpcell), ("bwrap", shutil.which(bwrap[0]) or bwrap[0])):
+            runs = parse_phases(script, [exe])
+            if not runs:
+                continue
+            cols = list(zip(*runs))
+            res[name] = {"n": len(runs), "median_ms": [statistics.median(c) for c in cols]}
+        out["who"][who if who == "root" else "unprivileged"] = res
+    write_json(a.json, out)
+    for who, res in out["who"].items():
+        for name, r in res.items():
+            print(f"phases ({who}, {name}): " + " ".join(f"{x:.2f}" for x in r["median_ms"]), file=sys.stderr)
+
+
+PHASES = ["launcher exec → cell process created (pre-clone work + namespace clone)",
+          "→ server process forked (uid map, mounts, pivot_root, cgroup join; bwrap: its setup)",
+          "→ server exec (per-process hardening: rlimits, caps, Landlock, seccomp)",
+          "→ server exit (/bin/true itself)", "→ launcher exit (teardown, reaping, cgroup removal)"]
+
+
+# --------------------------------------------------------------------------------------------
+# report
+
+
+def load(d, name):
+    try:
+        with open(os.path.join(d, name)) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def hyperfine_medians(docs):
+    """{label: (median ms, mean ms, stddev ms, runs, min ms)}, pooling the raw times of every
+    hyperfine JSON export given (one per round)."""
+    pooled = {}
+    for doc in docs:
+        for r in (doc or {}).get("results", []):
+            cmd = r["command"]
+            label = "mcpcell" if "mcpcell" in cmd else "bwrap" if "bwrap" in cmd else "bare /bin/true"
+            pooled.setdefault(label, []).extend(r["times"])
+    out = {}
+    for label, t in pooled.items():
+        ms = [x * 1000 for x in t]
+        out[label] = (statistics.median(ms), statistics.fmean(ms), statistics.pstdev(ms), len(ms), min(ms))
+    return out
+
+
+def rounds(d, prefix):
+    """The hyperfine exports `<prefix>.<n>.json` of every round, in order."""
+    names = sorted((n for n in os.listdir(d) if re.fullmatch(re.escape(prefix) + r"\.\d+\.json", n)),
+                   key=lambda n: int(n.split(".")[-2]))
+    return [load(d, n) for n in names]
+
+
+def verdict(ok):
+    return "**met**" if ok else "**MISSED**"
+
+
+def cmd_report(a):
+    d = a.dir
+    meta = load(d, "meta.json") or {}
+    lines, rows = [], []  # markdown lines; (figure, value, target, status) for the terminal table
+
+    lines += [f"# mcpcell benchmark results", "",
+              f"- date: {meta.get('date', '?')}", f"- host: {meta.get('host', '?')}",
+              f"- kernel: {meta.get('kernel', '?')}; cgroups: {meta.get('cgroups', '?')}",
+              f"- mcpcell: {meta.get('commit', '?')}", f"- load average before/after: "
+              f"{meta.get('load_before', '?')} / {meta.get('load_after', '?')}", ""]
+
+    lines += ["## a. Cell start (`/bin/true`), hyperfine -N", "",
+              "| who runs it | mcpcell median | bwrap median | bare median | mcpcell/bwrap | target |",
+              "|---|---|---|---|---|---|"]
+    for tag, title in (("start-root", "root, back to back"),
+                       ("start-root-cold", "root, 0.1 s pause before each start"),
+                       ("start-user", "unprivileged user, back to back"),
+                       ("start-user-cold", "unprivileged user, 0.1 s pause before each start")):
+        hm = hyperfine_medians(rounds(d, tag))
+        if not hm:
+            lines.append(f"| {title} | (not run) | | | | |")
+            continue
+        m, b, t = hm.get("mcpcell"), hm.get("bwrap"), hm.get("bare /bin/true")
+        ratio = m[0] / b[0]
+        ok = m[0] <= b[0]
+        bare = f"{t[0]:.2f} ms" if t else "(not run)"
+        lines.append(f"| {title} | {m[0]:.2f} ms (mean {m[1]:.2f} ± {m[2]:.2f}, min {m[4]:.2f}, n={m[3]}) | "
+                     f"{b[0]:.2f} ms (mean {b[1]:.2f} ± {b[2]:.2f}, min {b[4]:.2f}, n={b[3]}) | {bare} | "
+                     f"{ratio:.2f} | ≤ 1.00: {verdict(ok)} |")
+        rows.append((f"start, {title}: mcpcell / bwrap" + (" / bare" if t else ""),
+                     f"{m[0]:.2f} / {b[0]:.2f}" + (f" / {t[0]:.2f}" if t else "") + " ms", "", ""))
+        rows.append((f"start, {title}: mcpcell÷bwrap", f"{ratio:.2f}", "≤ 1.00", "met" if ok else "MISSED"))
+    lines.append("")
+
+    cg = load(d, "cgroup.json")
+    if cg:
+        lines += ["### Where root's start time goes: the cgroup.procs write", ""]
+        if cg.get("first_write_ms"):
+            f, l = cg["first_write_ms"], cg.get("later_writes_ms")
+            lines.append(f"strace -T on the launcher, {cg['runs']} starts spaced {cg['gap_s']} s apart: the first "
+                         f"`cgroup.procs` write of each start took median **{f['median']:.2f} ms** "
+                         f"(min {f['min']:.2f}, max {f['max']:.2f}); the next one(s) "
+                         f"{l['median']:.3f} ms median." if l else "")
+            rows.append(("start, root: first cgroup.procs write", f"{f['median']:.2f} ms (min {f['min']:.2f}, "
+                         f"max {f['max']:.2f})", "", "info"))
+        else:
+            lines.append("No `cgroup.procs` write seen (no writable cgroup for this user, or strace missing).")
+        if cg.get("blocked_stacks"):
+            lines += ["", "Kernel stacks of the launcher sampled while blocked in it (samples):", ""]
+            lines += [f"- `{k}` ({n})" for k, n in cg["blocked_stacks"][:3]]
+        lines.append("")
+
+    ph = load(d, "phases.json")
+    if ph and "skipped" not in ph:
+        lines += ["### Start phases (perf sched tracepoints, medians)", "",
+                  f"`perf record -e sched:sched_process_{{fork,exec,exit}}`, {ph['runs']} starts of each, "
+                  f"{ph['gap_s']} s apart; each phase's median duration in ms (medians of the cumulative "
+                  "timestamps, differenced).", ""]
+        for who, res in ph["who"].items():
+            if not res:
+                continue
+            names = list(res)
+            lines += [f"**{who}**", "", "| phase | " + " | ".join(names) + " |",
+                      "|---|" + "---|" * len(names)]
+            cum = {n: res[n]["median_ms"] for n in names}
+            for i, label in enumerate(PHASES, start=1):
+                lines.append(f"| {label} | " + " | ".join(f"{cum[n][i] - cum[n][i - 1]:.2f}" for n in names) + " |")
+            lines.append("| **total** | " + " | ".join(f"**{cum[n][-1]:.2f}**" for n in names) + " |")
+            lines.append("")
+
+    memlines, memrows = [], []  # section d, printed after c
+    lat = load(d, "latency.json")
+    if lat:
+        lines += ["## b. Relay round trip (/bin/cat echo)", "",
+                  f"{lat['message_bytes']}-byte JSON-RPC line, {lat['round_trips_per_run']} timed round trips per "
+                  f"run after {lat['warmup']} warm-up ones, {lat['rounds']} runs per variant (alternating), "
+                  "all round trips pooled.", "",
+                  "| CPU placement | server | median | p10 | p90 | p99 | added (median) | target ≤ 20 µs |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for mode, res in lat["modes"].items():
+            dd, mm, add = res["direct"], res["mcpcell"], res["added_median_us"]
+            where = f"{mode} (cpus {','.join(map(str, res['cpus']))})"
+            lines.append(f"| {where} | `/bin/cat` direct | {dd['median']:.1f} µs | {dd['p10']:.1f} | {dd['p90']:.1f} | "
+                         f"{dd['p99']:.1f} | | |")
+            lines.append(f"| {where} | `mcpcell exec -- /bin/cat` | {mm['median']:.1f} µs | {mm['p10']:.1f} | "
+                         f"{mm['p90']:.1f} | {mm['p99']:.1f} | **{add:+.1f} µs** | {verdict(add <= 20)} |")
+            rows.append((f"relay round trip, {mode}: direct / mcpcell", f"{dd['median']:.1f} / {mm['median']:.1f} µs",
+                         "", ""))
+            rows.append((f"relay round trip, {mode}: added", f"{add:+.1f} µs", "≤ 20 µs",
+                         "met" if add <= 20 else "MISSED"))
+        lines.append("")
+        mem = lat.get("memory") or []
+        if mem:
+            rss = max(x["launcher"].get("VmRSS", 0) for x in mem) / 1024
+            hwm = max(x["launcher"].get("VmHWM", 0) for x in mem) / 1024
+            pss = max(x["launcher"].get("Pss", 0) for x in mem) / 1024
+            irss = max(x["cell_init"].get("VmRSS", 0) for x in mem) / 1024
+            ipss = max(x["cell_init"].get("Pss", 0) for x in mem) / 1024
+            memlines = ["## d. Launcher memory while relaying", "",
+                      "Read from `/proc/<launcher pid>/status` (and `smaps_rollup`) at the end of each mcpcell "
+                      "latency run, while the server is still serving; worst of the runs.", "",
+                      "| process | VmRSS | VmHWM | Pss |", "|---|---|---|---|",
+                      f"| launcher (`mcpcell`, host side) | {rss:.2f} MiB | {hwm:.2f} MiB | {pss:.2f} MiB |",
+                      f"| cell init (pid 1 in the cell) | {irss:.2f} MiB | | {ipss:.2f} MiB |", "",
+                      f"Target launcher RSS ≤ 10 MiB: {verdict(hwm <= 10)} (judged on VmHWM, the peak).", ""]
+            memrows = [("launcher VmRSS / VmHWM", f"{rss:.2f} / {hwm:.2f} MiB", "≤ 10 MiB",
+                        "met" if hwm <= 10 else "MISSED"),
+                       ("cell init VmRSS / Pss", f"{irss:.2f} / {ipss:.2f} MiB", "", "info")]
+
+    tp = load(d, "throughput.json")
+    if tp:
+        lines += ["## c. Throughput, 1 MiB lines through /bin/cat", "",
+                  f"{tp['mib_per_rep']} MiB per run, {tp['reps']} rounds per CPU placement, each round running "
+                  "both variants back to back (order alternating). Ratio = median over rounds of "
+                  "(mcpcell MiB/s ÷ direct MiB/s in the same round).", "",
+                  "| CPU placement | direct median MiB/s (min–max) | mcpcell median MiB/s (min–max) | ratio | "
+                  "target ≥ 90% | control: direct cat + setsid (ratio to direct) | mcpcell ÷ setsid control |",
+                  "|---|---|---|---|---|---|---|"]
+        for mode, res in tp["modes"].items():
+            dd, mm, r = res["direct"], res["mcpcell"], res["ratio"]
+            ss = res.get("direct-setsid")
+            where = f"{mode} (server cpus {','.join(map(str, res['server_cpus']))}, driver cpus " \
+                    f"{','.join(map(str, res['driver_cpus']))})"
+            ctl = (f"{ss['median']:.0f} ({res['setsid_ratio'] * 100:.1f}%) | "
+                   f"{res['mcpcell_vs_setsid_ratio'] * 100:.1f}%") if ss else " | "
+            # Unpinned placement is left to the scheduler: its ratio swings ±20% between runs for
+            # the setsid control as much as for mcpcell (BENCHMARKS.md), so it informs, not judges.
+            judged = mode != "unpinned"
+            status = verdict(r >= 0.9) if judged else "informative (placement noise)"
+            lines.append(f"| {where} | {dd['median']:.0f} ({dd['min']:.0f}–{dd['max']:.0f}) | {mm['median']:.0f} "
+                         f"({mm['min']:.0f}–{mm['max']:.0f}) | **{r * 100:.1f}%** | {status} | {ctl} |")
+            rows.append((f"throughput, {mode}: direct / mcpcell", f"{dd['median']:.0f} / {mm['median']:.0f} MiB/s",
+                         "", ""))
+            rows.append((f"throughput, {mode}: ratio" + ("" if judged else f" (setsid control {res['setsid_ratio'] * 100:.0f}%)"),
+                         f"{r * 100:.1f}%", "≥ 90%" if judged else "",
+                         ("met" if r >= 0.9 else "MISSED") if judged else "info"))
+        lines.append("")
+
+    lines += memlines
+    rows += memrows
+
+    mi = load(d, "mcp-init.json")
+    if mi and "skipped" not in mi:
+        bb, mm = mi["bare"], mi["mcpcell"]
+        ce = mi.get("bare-caller-env")
+        lines += ["## e. Real MCP server: spawn → `initialize` answer (informative)", "",
+                  f"`{mi['server']}` bare vs `mcpcell run {mi['profile']}`, {mi['runs']} runs each (alternating). "
+                  f"\"bare\" gets the cell's environment ({', '.join(mi.get('cell_env', []))}) so both start the "
+                  "same way; \"bare, caller's environment\" inherits everything bench/run was started with.", "",
+                  "| how | median | min | max |", "|---|---|---|---|",
+                  f"| bare (cell's environment) | {bb['median']:.0f} ms | {bb['min']:.0f} | {bb['max']:.0f} |"]
+        if ce:
+            lines.append(f"| bare, caller's environment | {ce['median']:.0f} ms | {ce['min']:.0f} | {ce['max']:.0f} |")
+        lines += [f"| `mcpcell run {mi['profile']}` | {mm['median']:.0f} ms | {mm['min']:.0f} | {mm['max']:.0f} |",
+                  "", f"Added by the cell (vs bare with the same environment): {mi['added_median_ms']:+.0f} ms median.",
+                  ""]
+        rows.append(("MCP initialize: bare / mcpcell", f"{bb['median']:.0f} / {mm['median']:.0f} ms", "", "info"))
+    elif mi:
+        lines += ["## e. Real MCP server", "", f"Skipped: {mi['skipped']}", ""]
+
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+    with open(a.out, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+    w0 = max(len(r[0]) for r in rows) if rows else 10
+    w1 = max(len(r[1]) for r in rows) if rows else 10
+    print()
+    print(f"{'figure':<{w0}}  {'value':<{w1}}  {'target':<9}  status")
+    print("-" * (w0 + w1 + 26))
+    for r in rows:
+        print(f"{r[0]:<{w0}}  {r[1]:<{w1}}  {r[2]:<9}  {r[3]}")
+    print(f"\nwritten: {a.out}")
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("latency")
+    p.add_argument("--mcpcell", required=True)
+    p.add_argument("--n", type=int, default=5000)
+    p.add_argument("--warmup", type=int, default=500)
+    p.add_argument("--rounds", type=int, default=4)
+    p.add_argument("--json", required=True)
+    p = sub.add_parser("throughput")
+    p.add_argument("--mcpcell", required=True)
+    p.add_argument("--tmp", required=True, help="where to write the data file")
+    p.add_argument("--modes", default="", help="comma-separated subset of one-cpu,split,unpinned")
+    p.add_argument("--mib", type=int, default=128)
+    p.add_argument("--reps", type=int, default=15)
+    p.add_argument("--json", required=True)
+    p = sub.add_parser("mcp-init")
+    p.add_argument("--mcpcell", required=True)
+    p.add_argument("--server", default="mcp-server-everything")
+    p.add_argument("--profile", default="everything")
+    p.add_argument("--runs", type=int, default=10)
+    p.add_argument("--json", required=True)
+    p = sub.add_parser("cgroup")
+    p.add_argument("--mcpcell", required=True)
+    p.add_argument("--runs", type=int, default=15)
+    p.add_argument("--stack-runs", type=int, default=5)
+    p.add_argument("--gap", type=float, default=0.3)
+    p.add_argument("--tmp", required=True)
+    p.add_argument("--json", required=True)
+    p = sub.add_parser("phases")
+    p.add_argument("--mcpcell", required=True)
+    p.add_argument("--bwrap", required=True, help="the bwrap command line, space-separated")
+    p.add_argument("--user", default="", help="also run as this unprivileged user")
+    p.add_argument("--runs", type=int, default=30)
+    p.add_argument("--gap", type=float, default=0.05)
+    p.add_argument("--tmp", required=True)
+    p.add_argument("--json", required=True)
+    p = sub.add_parser("report")
+    p.add_argument("--dir", required=True)
+    p.add_argument("--out", required=True)
+    a = ap.parse_args()
+    {"latency": cmd_latency, "throughput": cmd_throughput, "mcp-init": cmd_mcp_init, "cgroup": cmd_cgroup,
+     "phases": cmd_phases, "report": cmd_report}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()
