@@ -34,5 +34,15 @@ pub fn prepare(profile: &Profile) -> Result<CellPlan, RuntimeError> {
 /// Check the host can enforce the plan, then build the cell and start the server.
 pub fn start(plan: &CellPlan, stdio: Stdio) -> Result<Cell, SpawnError> {
     crate::host::require(plan).map_err(SpawnError::Refused)?;
+    // Names only: values (and so secrets) never reach a log line.
+    tracing::debug!(
+        profile = %plan.profile,
+        program = %plan.exec.program.display(),
+        mounts = plan.mounts.ops.len(),
+        binds = plan.mounts.binds().count(),
+        env = ?plan.exec.env.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+        seccomp_rules = plan.seccomp.deny.len(),
+        "building the cell"
+    );
     jail::spawn(plan, &CgroupHost::detect(), stdio)
 }

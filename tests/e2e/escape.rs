@@ -403,6 +403,7 @@ fn inherited_file_descriptors_are_closed() {
     let sc = Scratch::new("fds");
     let f = std::fs::File::open(sc.file("secret.txt", "leaked through an fd\n")).unwrap();
     let raw = f.as_raw_fd();
+    // SAFETY: the pre_exec hook only calls dup2, which is async-signal-safe, and allocates nothing.
     let leak = move |cmd: &mut Command| unsafe {
         cmd.pre_exec(move || {
             // fd 7, without CLOEXEC: inherited across exec by whatever mcpcell starts.
@@ -442,6 +443,7 @@ fn inherited_fds_are_not_reachable_through_proc() {
     let raw = f.as_raw_fd();
     let needle = format!("hex:{}", content.bytes().map(|b| format!("{b:02x}")).collect::<String>());
     let mut cmd = cell().command(probe(), &["scan-fds", &needle]);
+    // SAFETY: the pre_exec hook only calls dup2, which is async-signal-safe, and allocates nothing.
     unsafe {
         cmd.pre_exec(move || if libc::dup2(raw, 7) < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) });
     }
@@ -565,10 +567,14 @@ fn proc_sys_is_read_only() {
 fn tiocsti_cannot_inject_into_the_terminal() {
     // Give the launcher a terminal as stdin, as an interactive shell would.
     let (mut master, mut slave) = (-1, -1);
+    // SAFETY: `master` and `slave` are valid out-pointers; name, termios and winsize may be null.
     let r = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
     assert_eq!(r, 0, "openpty: {}", std::io::Error::last_os_error());
     let run_with_tty = |mut cmd: Command| -> Out {
+        // SAFETY: dup takes a plain fd; `slave` stays open until the end of the test.
         let fd = unsafe { libc::dup(slave) };
+        assert!(fd >= 0, "dup of the pty: {}", std::io::Error::last_os_error());
+        // SAFETY: `fd` is a fresh dup that nothing else owns, so Stdio may take ownership of it.
         cmd.stdin(unsafe { <Stdio as std::os::unix::io::FromRawFd>::from_raw_fd(fd) });
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let cmdline = render(&cmd);
@@ -583,6 +589,7 @@ fn tiocsti_cannot_inject_into_the_terminal() {
     let mut host = Command::new(probe());
     host.args(["tiocsti", "0"]);
     assert_allowed(&run_with_tty(host), "TIOCSTI on the host");
+    // SAFETY: closes the two fds openpty gave us; nothing uses them afterwards.
     unsafe {
         libc::close(master);
         libc::close(slave);
@@ -704,14 +711,18 @@ fn host_abstract_unix_socket_is_unreachable() {
 
 fn host_ipv4() -> Option<std::net::Ipv4Addr> {
     let mut ifs: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: `ifs` is a valid out-pointer; the list is freed below.
     if unsafe { libc::getifaddrs(&mut ifs) } != 0 {
         return None;
     }
     let mut found = None;
     let mut p = ifs;
     while !p.is_null() {
+        // SAFETY: `p` is a non-null node of the list from getifaddrs, which is still live.
         let ifa = unsafe { &*p };
+        // SAFETY: `ifa_addr` was just checked non-null and points into the live list.
         if !ifa.ifa_addr.is_null() && unsafe { (*ifa.ifa_addr).sa_family } as i32 == libc::AF_INET {
+            // SAFETY: the family is AF_INET, so `ifa_addr` points to a sockaddr_in.
             let sin = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
             let ip = std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
             if !ip.is_loopback() {
@@ -721,6 +732,7 @@ fn host_ipv4() -> Option<std::net::Ipv4Addr> {
         }
         p = ifa.ifa_next;
     }
+    // SAFETY: `ifs` came from getifaddrs, is freed once, and nothing borrowed from it outlives this.
     unsafe { libc::freeifaddrs(ifs) };
     found
 }

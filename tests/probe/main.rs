@@ -117,6 +117,7 @@ fn check(ret: libc::c_long) -> Result<libc::c_long, std::io::Error> {
 }
 
 fn close(fd: libc::c_long) {
+    // SAFETY: closes an fd this process owns and does not use afterwards.
     unsafe { libc::close(fd as libc::c_int) };
 }
 
@@ -232,6 +233,7 @@ fn dispatch(action: &str, rest: &[String]) -> Verdict {
             let n: usize = num(rest, 1, "N");
             // SIGXFSZ would kill us before we could report EFBIG: take the errno instead. (The
             // test accepts either; ignoring it gives the clearer message.)
+            // SAFETY: SIG_IGN installs no handler code; nothing here relies on SIGXFSZ's default action.
             unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
             let mut f = match std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(p) {
                 Ok(f) => f,
@@ -291,6 +293,7 @@ fn dispatch(action: &str, rest: &[String]) -> Verdict {
         "kill" => {
             let pid: i32 = num(rest, 0, "PID");
             let sig: i32 = num(rest, 1, "SIG");
+            // SAFETY: kill takes plain integers and touches no memory; the probe exists to attempt this call.
             match check(unsafe { libc::kill(pid, sig) } as libc::c_long) {
                 Ok(_) => allowed(format!("kill({pid}, {sig})")),
                 Err(e) => denied(format!("kill({pid}, {sig})"), &e),
@@ -298,11 +301,13 @@ fn dispatch(action: &str, rest: &[String]) -> Verdict {
         }
         "ptrace-attach" => {
             let pid: i32 = num(rest, 0, "PID");
+            // SAFETY: PTRACE_ATTACH with null addr/data reads no memory of ours; the probe exists to attempt this call.
             let r = unsafe { libc::ptrace(libc::PTRACE_ATTACH, pid, 0usize, 0usize) };
             if r < 0 {
                 return denied(format!("ptrace(PTRACE_ATTACH, {pid})"), &last_err());
             }
             let mut status = 0;
+            // SAFETY: `status` is a live local for waitpid; PTRACE_DETACH with null addr/data reads nothing.
             unsafe {
                 libc::waitpid(pid, &mut status, libc::__WALL);
                 libc::ptrace(libc::PTRACE_DETACH, pid, 0usize, 0usize);
@@ -414,6 +419,7 @@ fn dispatch(action: &str, rest: &[String]) -> Verdict {
                     visible.push(format!("{} -> {target}", p.display()));
                     // Never block on pipes/sockets/ttys: non-blocking open, bounded read.
                     let c = cstr(&p.display().to_string());
+                    // SAFETY: `c` is a NUL-terminated path that outlives the call.
                     let f = unsafe {
                         libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
                     };
@@ -421,7 +427,9 @@ fn dispatch(action: &str, rest: &[String]) -> Verdict {
                         continue;
                     }
                     let mut buf = vec![0u8; 1 << 20];
+                    // SAFETY: `buf` outlives the call and its length is passed.
                     let n = unsafe { libc::pread(f, buf.as_mut_ptr().cast(), buf.len(), 0) };
+                    // SAFETY: `f` was opened above and is not used afterwards.
                     unsafe { libc::close(f) };
                     if n > 0 && contains(&buf[..n as usize], &needle) {
                         found.push(format!("{} ({target})", p.display()));
@@ -463,6 +471,7 @@ fn dispatch(action: &str, rest: &[String]) -> Verdict {
                 Ok(fd) => fd,
                 Err(_) => {
                     let p = cstr(target);
+                    // SAFETY: `p` is a NUL-terminated path that outlives the call.
                     let fd = unsafe { libc::open(p.as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
                     if fd < 0 {
                         return denied(format!("open {target}"), &last_err());
@@ -471,6 +480,7 @@ fn dispatch(action: &str, rest: &[String]) -> Verdict {
                 }
             };
             let c: u8 = b'#';
+            // SAFETY: TIOCSTI only reads the byte `c`, a live local; the probe exists to attempt this call.
             let r = unsafe { libc::ioctl(fd, libc::TIOCSTI, &c as *const u8) };
             if r < 0 {
                 denied(format!("ioctl({target}, TIOCSTI)"), &last_err())
@@ -485,6 +495,8 @@ fn dispatch(action: &str, rest: &[String]) -> Verdict {
         "unshare-net" => unshare(libc::CLONE_NEWNET, "CLONE_NEWNET"),
         "clone-newuser" => {
             // clone(2) with a namespace flag, not unshare(2): the child exits at once.
+            // SAFETY: fork-like clone (no CLONE_VM, null stack: the child runs on a copy of ours) and
+            // the child only calls _exit; the probe exists to attempt this call.
             let pid = unsafe {
                 libc::syscall(
                     libc::SYS_clone,
@@ -496,8 +508,10 @@ fn dispatch(action: &str, rest: &[String]) -> Verdict {
                 )
             };
             match check(pid) {
+                // SAFETY: in the clone child: _exit ends it at once without touching Rust state.
                 Ok(0) => unsafe { libc::_exit(0) },
                 Ok(pid) => {
+                    // SAFETY: waitpid accepts a null status pointer; `pid` is our child.
                     unsafe { libc::waitpid(pid as i32, std::ptr::null_mut(), 0) };
                     allowed("clone(CLONE_NEWUSER)")
                 }
@@ -507,10 +521,12 @@ fn dispatch(action: &str, rest: &[String]) -> Verdict {
         "setns" => {
             let p = arg(rest, 0, "PATH");
             let c = cstr(p);
+            // SAFETY: `c` is a NUL-terminated path that outlives the call.
             let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
             if fd < 0 {
                 return denied(format!("open {p}"), &last_err());
             }
+            // SAFETY: setns takes an fd and flags and touches no memory; the probe exists to attempt this call.
             match check(unsafe { libc::setns(fd, 0) } as libc::c_long) {
                 Ok(_) => allowed(format!("setns({p})")),
                 Err(e) => denied(format!("setns({p})"), &e),
@@ -520,6 +536,8 @@ fn dispatch(action: &str, rest: &[String]) -> Verdict {
             let d = arg(rest, 0, "DIR");
             let target = cstr(d);
             let src = cstr("tmpfs");
+            // SAFETY: `src` and `target` are NUL-terminated and outlive the call, data is null;
+            // the probe exists to attempt this call.
             let r = unsafe {
                 libc::mount(
                     src.as_ptr(),
@@ -533,12 +551,14 @@ fn dispatch(action: &str, rest: &[String]) -> Verdict {
                 return denied(format!("mount(tmpfs, {d})"), &last_err());
             }
             // Leave no trace (this also runs as the positive control on the host).
+            // SAFETY: `target` is a NUL-terminated path that outlives the call.
             unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
             allowed(format!("mount(tmpfs, {d}) (and unmounted it again)"))
         }
         "fsopen" => {
             let fs = cstr("tmpfs");
             const FSOPEN_CLOEXEC: libc::c_uint = 1;
+            // SAFETY: the kernel only reads `fs`, a C string we own; the probe exists to attempt this call.
             match check(unsafe { libc::syscall(libc::SYS_fsopen, fs.as_ptr(), FSOPEN_CLOEXEC) }) {
                 Ok(fd) => {
                     close(fd);
@@ -551,6 +571,7 @@ fn dispatch(action: &str, rest: &[String]) -> Verdict {
             let root = cstr("/");
             const OPEN_TREE_CLONE: libc::c_uint = 1;
             let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint;
+            // SAFETY: the kernel only reads `root`, a C string we own; the probe exists to attempt this call.
             match check(unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, root.as_ptr(), flags) }) {
                 Ok(fd) => {
                     close(fd);
@@ -567,6 +588,8 @@ fn dispatch(action: &str, rest: &[String]) -> Verdict {
             attr[2] = 4; // value_size
             attr[3] = 1; // max_entries
             const BPF_MAP_CREATE: libc::c_long = 0;
+            // SAFETY: the kernel only reads `attr`, a bpf_attr we own whose size is passed;
+            // the probe exists to attempt this call.
             let r =
                 unsafe { libc::syscall(libc::SYS_bpf, BPF_MAP_CREATE, attr.as_ptr(), std::mem::size_of_val(&attr)) };
             match check(r) {
@@ -579,6 +602,7 @@ fn dispatch(action: &str, rest: &[String]) -> Verdict {
         }
         "keyctl" => {
             const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+            // SAFETY: JOIN_SESSION_KEYRING with a null name reads no memory; the probe exists to attempt this call.
             let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, 0usize) };
             match check(r) {
                 Ok(id) => allowed(format!("keyctl(KEYCTL_JOIN_SESSION_KEYRING) -> key {id}")),
@@ -587,6 +611,9 @@ fn dispatch(action: &str, rest: &[String]) -> Verdict {
         }
         "io-uring-setup" => {
             let mut params = [0u8; 120]; // struct io_uring_params, all zero
+
+            // SAFETY: `params` is a zeroed io_uring_params (120 bytes) we own;
+            // the probe exists to attempt this call.
             match check(unsafe { libc::syscall(libc::SYS_io_uring_setup, 8u32, params.as_mut_ptr()) }) {
                 Ok(fd) => {
                     close(fd);
@@ -606,6 +633,7 @@ fn dispatch(action: &str, rest: &[String]) -> Verdict {
             let flags: u64 = 1 | (1 << 5) | (1 << 6); // disabled | exclude_kernel | exclude_hv
             attr[40..48].copy_from_slice(&flags.to_ne_bytes());
             const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 8;
+            // SAFETY: the kernel only reads `attr`, a perf_event_attr we own; the probe exists to attempt this call.
             let r = unsafe {
                 libc::syscall(libc::SYS_perf_event_open, attr.as_ptr(), 0i32, -1i32, -1i32, PERF_FLAG_FD_CLOEXEC)
             };
@@ -621,6 +649,7 @@ fn dispatch(action: &str, rest: &[String]) -> Verdict {
             // UFFD_USER_MODE_ONLY is allowed to unprivileged processes whatever
             // vm.unprivileged_userfaultfd says — so only a seccomp policy can refuse it.
             const UFFD_USER_MODE_ONLY: libc::c_int = 1;
+            // SAFETY: userfaultfd takes only flags and touches no memory; the probe exists to attempt this call.
             let r = unsafe { libc::syscall(libc::SYS_userfaultfd, libc::O_CLOEXEC | UFFD_USER_MODE_ONLY) };
             match check(r) {
                 Ok(fd) => {
@@ -634,11 +663,14 @@ fn dispatch(action: &str, rest: &[String]) -> Verdict {
             // personality(ADDR_NO_RANDOMIZE): turns off ASLR for what this process execs next, a
             // classic exploit helper ("personality tricks" in DESIGN.md).
             const ADDR_NO_RANDOMIZE: libc::c_ulong = 0x0040000;
+            // SAFETY: personality(0xffffffff) only queries the current persona.
             let before = unsafe { libc::personality(0xffff_ffff) };
+            // SAFETY: personality takes a flag word and touches no memory; the probe exists to attempt this call.
             let r = unsafe { libc::personality(ADDR_NO_RANDOMIZE) };
             if r < 0 {
                 return denied("personality(ADDR_NO_RANDOMIZE)", &last_err());
             }
+            // SAFETY: personality(0xffffffff) only queries the current persona.
             let now = unsafe { libc::personality(0xffff_ffff) };
             if now == before {
                 Verdict::Denied("personality(ADDR_NO_RANDOMIZE): call returned but had no effect".into())
@@ -784,19 +816,24 @@ fn dispatch(action: &str, rest: &[String]) -> Verdict {
                     data(format!("{f}: {}", l.split_whitespace().collect::<Vec<_>>().join(" ")));
                 }
             }
+            // SAFETY: getsid has no preconditions.
             let sid = unsafe { libc::getsid(0) };
+            // SAFETY: getpgid has no preconditions.
             let pgid = unsafe { libc::getpgid(0) };
             data(format!("Pid: {}", std::process::id()));
             data(format!("Sid: {sid}"));
             data(format!("Pgid: {pgid}"));
             let tty = cstr("/dev/tty");
+            // SAFETY: `tty` is a NUL-terminated path that outlives the call.
             let fd = unsafe { libc::open(tty.as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
             if fd >= 0 {
                 data("ControllingTty: yes");
+                // SAFETY: `fd` was opened above and is not used afterwards.
                 unsafe { libc::close(fd) };
             } else {
                 data(format!("ControllingTty: no ({})", describe(&last_err())));
             }
+            // SAFETY: getuid and getgid have no preconditions.
             allowed(format!("uid={} gid={}", unsafe { libc::getuid() }, unsafe { libc::getgid() }))
         }
         "list-fds" => match std::fs::read_dir("/proc/self/fd") {
@@ -838,6 +875,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 fn unshare(flag: libc::c_int, name: &str) -> Verdict {
+    // SAFETY: unshare takes flags only and touches no memory; the probe exists to attempt this call.
     match check(unsafe { libc::unshare(flag) } as libc::c_long) {
         Ok(_) => allowed(format!("unshare({name})")),
         Err(e) => denied(format!("unshare({name})"), &e),
@@ -860,8 +898,10 @@ fn fork_bomb(n: usize) -> Verdict {
     let mut kids = Vec::with_capacity(n);
     let mut failure = None;
     for _ in 0..n {
+        // SAFETY: the probe is single-threaded and the child only calls async-signal-safe functions before _exit.
         let pid = unsafe { libc::fork() };
         if pid == 0 {
+            // SAFETY: in the forked child: prctl, pause and _exit are async-signal-safe and touch no Rust state.
             unsafe {
                 // Children die with us even if the parent is killed mid-loop.
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
@@ -877,9 +917,11 @@ fn fork_bomb(n: usize) -> Verdict {
     }
     let made = kids.len();
     for &pid in &kids {
+        // SAFETY: kill takes plain integers; `pid` is a child we forked.
         unsafe { libc::kill(pid, libc::SIGKILL) };
     }
     for &pid in &kids {
+        // SAFETY: waitpid accepts a null status pointer; `pid` is our child.
         unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
     }
     match failure {
@@ -892,6 +934,7 @@ fn fork_bomb(n: usize) -> Verdict {
 /// applies instead the kernel OOM-kills the probe, which the caller sees as death by SIGKILL.
 fn alloc_mb(n: usize) -> Verdict {
     let len = n << 20;
+    // SAFETY: a fresh private anonymous mapping at a kernel-chosen address aliases nothing.
     let p = unsafe {
         libc::mmap(
             std::ptr::null_mut(),
@@ -908,6 +951,7 @@ fn alloc_mb(n: usize) -> Verdict {
     let base = p as *mut u8;
     let mut i = 0;
     while i < len {
+        // SAFETY: `i < len`, so `base + i` lies inside the live read-write mapping.
         unsafe { std::ptr::write_volatile(base.add(i), 1) };
         i += 4096;
     }
@@ -915,9 +959,11 @@ fn alloc_mb(n: usize) -> Verdict {
     let mut sum = 0u64;
     let mut i = 0;
     while i < len {
+        // SAFETY: `i < len`, so `base + i` lies inside the live mapping, written above.
         sum += unsafe { std::ptr::read_volatile(base.add(i)) } as u64;
         i += 1 << 20;
     }
+    // SAFETY: unmaps exactly the mapping made above; `base` is not used afterwards.
     unsafe { libc::munmap(p, len) };
     allowed(format!("touched {n} MiB ({sum} MiB checked)"))
 }
@@ -927,8 +973,16 @@ fn alloc_mb(n: usize) -> Verdict {
 #[cfg(target_arch = "x86_64")]
 fn i386_getpid() -> Verdict {
     let mut ret: i64 = 20; // __NR_getpid on i386
+
+    // SAFETY: i386 getpid takes no arguments and touches no user memory; the result comes back in
+    // rax, and r8-r11 are declared clobbered (older kernels did not preserve them on int 0x80).
     unsafe {
-        std::arch::asm!("int 0x80", inout("rax") ret, options(nostack));
+        std::arch::asm!(
+            "int 0x80",
+            inout("rax") ret,
+            out("r8") _, out("r9") _, out("r10") _, out("r11") _,
+            options(nostack)
+        );
     }
     let me = std::process::id() as i64;
     if ret == me {

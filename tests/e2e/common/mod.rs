@@ -396,6 +396,7 @@ pub struct KillOnDrop(pub String);
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
         for (pid, _) in procs_with(&self.0) {
+            // SAFETY: kill takes plain integers and touches no memory.
             unsafe { libc::kill(pid as i32, libc::SIGKILL) };
         }
     }
@@ -430,6 +431,7 @@ pub fn host_sleeper() -> HostProc {
 }
 
 pub fn signal(pid: u32, sig: i32) {
+    // SAFETY: kill takes plain integers and touches no memory.
     let r = unsafe { libc::kill(pid as i32, sig) };
     assert_eq!(r, 0, "kill({pid}, {sig}) failed: {}", std::io::Error::last_os_error());
 }
