@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 #[derive(clap::Args)]
 #[command(after_help = "Example:\n  mcpcell exec --read ~/docs --write /tmp/out -- python3 script.py\n\n\
-    Everything not granted is denied: no host files but the system directories, no network, \
-    a private /tmp and $HOME.")]
+    Everything not granted is denied: no host files but the system directories, no network \
+    (unless --allow-host), a private /tmp and $HOME.")]
 pub struct ExecArgs {
     /// Make PATH visible read-only (repeatable).
     #[arg(long = "read", value_name = "PATH")]
@@ -18,9 +18,15 @@ pub struct ExecArgs {
     /// Make PATH visible read-write (repeatable).
     #[arg(long = "write", value_name = "PATH")]
     write: Vec<String>,
-    /// Allow outbound connections to HOST[:PORT] (repeatable; port defaults to 443).
+    /// Allow outbound connections to HOST[:PORT] (repeatable; port defaults to 443; `*.domain`
+    /// for its subdomains). Destinations that resolve to private, loopback or link-local
+    /// addresses are still refused.
     #[arg(long = "allow-host", value_name = "HOST[:PORT]")]
     allow_host: Vec<String>,
+    /// Like --allow-host, and also allow the host to resolve to a private, loopback or
+    /// link-local address (a service on this machine or the LAN). Use only on purpose.
+    #[arg(long = "allow-private-host", value_name = "HOST[:PORT]")]
+    allow_private_host: Vec<String>,
     /// Set NAME=VALUE in the command's environment, or pass NAME through from mcpcell's.
     #[arg(long = "env", value_name = "NAME[=VALUE]")]
     env: Vec<String>,
@@ -83,11 +89,14 @@ pub fn profile(args: ExecArgs, ctx: &LoadContext) -> Result<Profile> {
         }
         env.insert(name, value);
     }
-    let egress = args
+    let mut egress = args
         .allow_host
         .iter()
         .map(|h| h.parse::<EgressRule>().map_err(|e| anyhow::anyhow!("--allow-host: {e}")))
         .collect::<Result<Vec<_>>>()?;
+    for h in &args.allow_private_host {
+        egress.push(EgressRule::parse_private(h).map_err(|e| anyhow::anyhow!("--allow-private-host: {e}"))?);
+    }
     let mut limits = mcpcell_profiles::Limits::default();
     let size = |flag: &str, v: &Option<String>| -> Result<Option<u64>> {
         v.as_deref().map(|s| parse_size(s).map_err(|e| anyhow::anyhow!("--{flag} {s}: {e}"))).transpose()

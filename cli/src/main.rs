@@ -286,6 +286,7 @@ fn doctor(json: bool) -> Result<ExitCode> {
             ("seccomp", &r.seccomp),
             ("cgroup pids", &r.cgroup_pids),
             ("cgroup memory", &r.cgroup_memory),
+            ("egress", &r.egress),
             ("container engine", &r.container_engine),
         ] {
             // Without a cgroup, a non-root launcher's limits are rlimits (RLIMIT_NPROC is

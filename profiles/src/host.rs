@@ -78,7 +78,7 @@ impl FromStr for EgressRule {
         if name.rsplit('.').next().is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit())) {
             return fail(not_ip);
         }
-        Ok(EgressRule { host: pattern, port })
+        Ok(EgressRule { host: pattern, port, allow_private: false })
     }
 }
 
@@ -134,6 +134,16 @@ impl fmt::Display for HostPattern {
     }
 }
 
+impl EgressRule {
+    /// Parses `entry` like [`FromStr`] and opts it in to private, loopback and link-local
+    /// destinations (`allow_private = true`), for `exec --allow-private-host HOST[:PORT]`.
+    pub fn parse_private(entry: &str) -> Result<EgressRule, String> {
+        Ok(EgressRule { allow_private: true, ..entry.parse()? })
+    }
+}
+
+/// `host:port`, as written in a profile. Does not show `allow_private`: callers that describe a
+/// policy (like `mcpcell explain`) must mention it separately.
 impl fmt::Display for EgressRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.host, self.port)

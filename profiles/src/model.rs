@@ -71,6 +71,12 @@ pub struct EgressRule {
     pub host: HostPattern,
     /// Defaults to 443.
     pub port: u16,
+    /// Explicit opt-in (`allow_private = true`, `exec --allow-private-host`) to reach this host
+    /// even when it resolves to a loopback, private (10/8, 172.16/12, 192.168/16, 100.64/10,
+    /// fc00::/7), link-local (169.254/16, fe80::/10) or multicast address. Off by default: the
+    /// egress proxy refuses such destinations, so a granted name cannot be pointed at the
+    /// user's machine, LAN or a cloud metadata service.
+    pub allow_private: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,6 +17,7 @@ pub(crate) const SERVER_KEYS: &[&str] = &["command", "args", "env", "cwd"];
 pub(crate) const FILESYSTEM_KEYS: &[&str] = &["read", "write"];
 pub(crate) const GRANT_KEYS: &[&str] = &["path", "optional"];
 pub(crate) const NETWORK_KEYS: &[&str] = &["egress"];
+pub(crate) const EGRESS_KEYS: &[&str] = &["host", "port", "allow_private"];
 pub(crate) const SECRET_KEYS: &[&str] = &["source", "env"];
 pub(crate) const LIMITS_KEYS: &[&str] = &["memory", "pids", "cpu_seconds", "file_size", "open_files", "tmpfs_size"];
 pub(crate) const SANDBOX_KEYS: &[&str] = &["backend", "landlock_min_abi", "shutdown_grace_ms"];
@@ -207,6 +208,67 @@ impl Src<'_> {
         }
     }
 
+    /// A boolean flag.
+    fn boolean(&self, what: &str, value: &Node) -> Result<bool, ProfileError> {
+        match value.get_ref() {
+            Raw::Boolean(b) => Ok(*b),
+            _ => Err(self.type_err(what, "a boolean (true or false)", value)),
+        }
+    }
+
+    /// An egress entry: `"host[:port]"`, or `{ host = "...", port = 5432, allow_private = true }`
+    /// with `port` defaulting to 443 (or the port in `host`) and `allow_private` to false.
+    fn egress_entry(&self, what: &str, item: &Node) -> Result<At<EgressRule>, ProfileError> {
+        let entries = match item.get_ref() {
+            Raw::String(entry) => {
+                let rule = entry.parse().map_err(|why: String| self.err(item.span(), why))?;
+                return Ok(At { value: rule, at: self.loc(item.span()) });
+            }
+            Raw::Table(entries) => entries,
+            _ => {
+                return Err(self.type_err(
+                    what,
+                    "a string \"host[:port]\" or a table { host = \"...\", port = 443, allow_private = true }",
+                    item,
+                ))
+            }
+        };
+        let (mut host, mut port, mut allow_private) = (None, None, false);
+        for (key, v) in entries {
+            match key.name.as_str() {
+                "host" => host = Some((self.string(&format!("{what}.host"), v)?, v.span())),
+                "port" => {
+                    let n = self.integer(&format!("{what}.port"), v, (1, 65535), "a port number from 1 to 65535")?;
+                    // In range 1..=65535, so the conversion cannot fail.
+                    port = Some((u16::try_from(n).unwrap_or(u16::MAX), v.span()));
+                }
+                "allow_private" => allow_private = self.boolean(&format!("{what}.allow_private"), v)?,
+                _ => return Err(self.unknown(key, v, "in a [network] egress entry", EGRESS_KEYS)),
+            }
+        }
+        let Some((written, host_span)) = host else {
+            return Err(self.err(
+                item.span(),
+                format!("{what} has no host; write {{ host = \"db.internal\", port = 5432, allow_private = {allow_private} }}"),
+            ));
+        };
+        let mut rule: EgressRule = written.parse().map_err(|why: String| self.err(host_span, why))?;
+        if let Some((port, port_span)) = port {
+            if written.contains(':') {
+                return Err(self.err(
+                    port_span,
+                    format!(
+                        "{what}: the port is given twice, in host = \"{written}\" and port = {port}; remove \":{}\" from host",
+                        rule.port
+                    ),
+                ));
+            }
+            rule.port = port;
+        }
+        rule.allow_private = allow_private;
+        Ok(At { value: rule, at: self.loc(item.span()) })
+    }
+
     /// A byte size: `"512MiB"` or an integer number of bytes, within `range`.
     fn size(&self, what: &str, value: &Node, range: (u64, u64)) -> Result<u64, ProfileError> {
         let (bytes, written) = match value.get_ref() {
@@ -354,16 +416,7 @@ impl Parser<'_> {
                     for (key, v) in entries {
                         match key.name.as_str() {
                             "path" => path = Some((src.string(&format!("{what}.path"), v)?, v.span())),
-                            "optional" => match v.get_ref() {
-                                Raw::Boolean(b) => optional = *b,
-                                _ => {
-                                    return Err(src.type_err(
-                                        &format!("{what}.optional"),
-                                        "a boolean (true or false)",
-                                        v,
-                                    ))
-                                }
-                            },
+                            "optional" => optional = src.boolean(&format!("{what}.optional"), v)?,
                             _ => {
                                 return Err(src.unknown(
                                     key,
@@ -409,9 +462,7 @@ impl Parser<'_> {
                 "egress" => {
                     let mut rules = Vec::new();
                     for (i, item) in src.array("network.egress", value)?.iter().enumerate() {
-                        let entry = src.string(&format!("network.egress[{i}]"), item)?;
-                        let rule: EgressRule = entry.parse().map_err(|why: String| src.err(item.span(), why))?;
-                        rules.push(At { value: rule, at: src.loc(item.span()) });
+                        rules.push(src.egress_entry(&format!("network.egress[{i}]"), item)?);
                     }
                     self.layer.egress = Some(rules);
                 }

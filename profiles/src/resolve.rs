@@ -277,9 +277,16 @@ fn finish(l: Layer, extends: Vec<Origin>, ctx: &LoadContext) -> Result<Profile, 
     }
 
     let mut egress: Vec<EgressRule> = Vec::new();
-    for rule in l.egress.unwrap_or_default() {
-        if !egress.contains(&rule.value) {
-            egress.push(rule.value);
+    for At { value: rule, at } in l.egress.unwrap_or_default() {
+        match egress.iter().find(|seen| seen.host == rule.host && seen.port == rule.port) {
+            None => egress.push(rule),
+            Some(seen) if seen.allow_private == rule.allow_private => {}
+            Some(_) => {
+                return Err(ProfileError::invalid(
+                    at,
+                    format!("egress entry \"{rule}\" is listed twice with different allow_private; keep one entry, with allow_private = true only if the server must reach a private address"),
+                ));
+            }
         }
     }
 

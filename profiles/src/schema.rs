@@ -19,6 +19,21 @@ pub fn json_schema() -> Value {
             }
         ]
     });
+    let egress_entry = json!({
+        "oneOf": [
+            { "$ref": "#/$defs/egressHost" },
+            {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["host"],
+                "properties": {
+                    "host": { "$ref": "#/$defs/egressHost", "description": "\"host\" or \"*.domain\" (a \":port\" here only when `port` is not set)." },
+                    "port": { "type": "integer", "minimum": 1, "maximum": 65535, "default": 443 },
+                    "allow_private": { "type": "boolean", "default": false, "description": "Also allow destinations that resolve to loopback, private, link-local (incl. cloud metadata) or multicast addresses: lets the server reach services on the user's machine or LAN. Off by default." }
+                }
+            }
+        ]
+    });
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "mcpcell profile (format v1)",
@@ -59,8 +74,8 @@ pub fn json_schema() -> Value {
                 "properties": {
                     "egress": {
                         "type": "array",
-                        "description": "Hosts the server may connect to: \"host\", \"host:port\" (default port 443) or \"*.domain\" (subdomains only). No IP addresses.",
-                        "items": { "type": "string", "pattern": "^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\\.?(:[0-9]{1,5})?$" }
+                        "description": "Hosts the server may connect to: \"host\", \"host:port\" (default port 443) or \"*.domain\" (subdomains only), or a table { host, port, allow_private }. No IP addresses.",
+                        "items": { "$ref": "#/$defs/egressEntry" }
                     }
                 }
             },
@@ -102,6 +117,8 @@ pub fn json_schema() -> Value {
         "$defs": {
             "hostPath": { "type": "string", "pattern": "^(~|~/.*|/.+)$", "description": "Absolute path, or ~ / ~/... (the invoking user's home)." },
             "pathGrant": path_grant,
+            "egressHost": { "type": "string", "pattern": "^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\\.?(:[0-9]{1,5})?$" },
+            "egressEntry": egress_entry,
             "envName": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" },
             "size": {
                 "oneOf": [

@@ -145,6 +145,50 @@ fn bad_hosts() {
 }
 
 #[test]
+fn bad_egress_tables() {
+    assert_eq!(
+        with_cmd("[network]\negress = [{ host = \"db.internal\", allow_privat = true }]\n"),
+        "p.toml:4:35: unknown key \"allow_privat\" in a [network] egress entry; expected one of: host, port, allow_private"
+    );
+    assert_eq!(
+        with_cmd("[network]\negress = [\"a.example.com\", { host = \"db.internal:5432\", port = 5432 }]\n"),
+        "p.toml:4:64: network.egress[1]: the port is given twice, in host = \"db.internal:5432\" and port = 5432; remove \":5432\" from host"
+    );
+    assert_eq!(
+        with_cmd("[network]\negress = [{ host = \"db.internal\", allow_private = \"yes\" }]\n"),
+        "p.toml:4:51: network.egress[0].allow_private: expected a boolean (true or false), found a string"
+    );
+    assert_eq!(
+        with_cmd("[network]\negress = [{ host = \"db.internal\", port = \"5432\" }]\n"),
+        "p.toml:4:42: network.egress[0].port: expected an integer, found a string"
+    );
+    assert_eq!(
+        with_cmd("[network]\negress = [{ host = \"db.internal\", port = 0 }]\n"),
+        "p.toml:4:42: network.egress[0].port = 0 is out of range; use a port number from 1 to 65535"
+    );
+    assert_eq!(
+        with_cmd("[network]\negress = [{ host = 5432 }]\n"),
+        "p.toml:4:20: network.egress[0].host: expected a string, found an integer; put the value in quotes"
+    );
+    assert_eq!(
+        with_cmd("[network]\negress = [{ port = 5432, allow_private = true }]\n"),
+        "p.toml:4:11: network.egress[0] has no host; write { host = \"db.internal\", port = 5432, allow_private = true }"
+    );
+    assert_eq!(
+        with_cmd("[network]\negress = [{ host = \"10.0.0.5\", allow_private = true }]\n"),
+        "p.toml:4:20: egress entry \"10.0.0.5\": hosts must be names, not IP addresses; write the hostname"
+    );
+    assert_eq!(
+        with_cmd("[network]\negress = [443]\n"),
+        "p.toml:4:11: network.egress[0]: expected a string \"host[:port]\" or a table { host = \"...\", port = 443, allow_private = true }, found an integer"
+    );
+    assert_eq!(
+        with_cmd("[network]\negress = [\n  \"db.internal:5432\",\n  { host = \"DB.internal\", port = 5432, allow_private = true },\n]\n"),
+        "p.toml:6:3: egress entry \"db.internal:5432\" is listed twice with different allow_private; keep one entry, with allow_private = true only if the server must reach a private address"
+    );
+}
+
+#[test]
 fn bad_sizes() {
     assert_eq!(
         with_cmd("[limits]\nmemory = \"12XB\"\n"),

@@ -22,7 +22,11 @@ fn grant(path: &str, optional: bool) -> PathGrant {
 }
 
 fn rule(host: HostPattern, port: u16) -> EgressRule {
-    EgressRule { host, port }
+    EgressRule { host, port, allow_private: false }
+}
+
+fn private(host: HostPattern, port: u16) -> EgressRule {
+    EgressRule { host, port, allow_private: true }
 }
 
 /// A fresh empty directory for one test.
@@ -154,6 +158,54 @@ fn narrower_grants_nest_and_duplicates_collapse() {
     );
     assert_eq!(p.filesystem.read, [grant("/home/u/p/docs", false), grant("/a", false)]);
     assert_eq!(p.filesystem.write, [grant("/home/u/p", false), grant("/home/u/r/out", false)]);
+}
+
+#[test]
+fn egress_table_entries() {
+    let p = parse(
+        r#"[server]
+command = "x"
+[network]
+egress = [
+    { host = "DB.Internal.", port = 5432, allow_private = true },
+    { host = "api.example.com" },
+    { host = "*.lan.example.com", allow_private = false },
+    { allow_private = true, host = "nas.home.arpa:8080" },
+    "plain.example.com:8443",
+    { host = "plain.example.com", port = 8443 },
+    { host = "db.internal:5432", allow_private = true },
+]
+"#,
+    );
+    assert_eq!(
+        p.network.egress,
+        [
+            private(HostPattern::Exact("db.internal".into()), 5432),
+            rule(HostPattern::Exact("api.example.com".into()), 443),
+            rule(HostPattern::Subdomains("lan.example.com".into()), 443),
+            private(HostPattern::Exact("nas.home.arpa".into()), 8080),
+            rule(HostPattern::Exact("plain.example.com".into()), 8443),
+        ],
+        "default port 443, allow_private defaults to false, identical duplicates dropped in either form"
+    );
+    assert_eq!(p.network.egress[0].to_string(), "db.internal:5432", "Display stays host:port");
+}
+
+#[test]
+fn egress_parse_private() {
+    assert_eq!(
+        EgressRule::parse_private("db.internal:5432"),
+        Ok(private(HostPattern::Exact("db.internal".into()), 5432))
+    );
+    assert_eq!(
+        EgressRule::parse_private("*.Lan.Example.com"),
+        Ok(private(HostPattern::Subdomains("lan.example.com".into()), 443))
+    );
+    assert_eq!("db.internal".parse::<EgressRule>().map(|r| r.allow_private), Ok(false));
+    assert_eq!(
+        EgressRule::parse_private("10.0.0.5:5432"),
+        Err("egress entry \"10.0.0.5:5432\": hosts must be names, not IP addresses; write the hostname".to_string())
+    );
 }
 
 #[test]

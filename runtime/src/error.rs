@@ -23,9 +23,6 @@ pub enum RuntimeError {
     #[error("working directory {path} is not visible inside the cell; grant it or choose another cwd")]
     CwdNotVisible { path: PathBuf },
 
-    #[error("egress is declared ({hosts}) but egress enforcement is not available in this version of mcpcell; refusing to start rather than run with an unenforced network policy. Remove [network] egress (or --allow-host) to run without network access")]
-    EgressUnsupported { hosts: String },
-
     #[error("the container backend is not available in this version of mcpcell; use backend = \"jail\"")]
     ContainerUnsupported,
 

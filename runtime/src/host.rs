@@ -24,6 +24,7 @@ pub struct HostReport {
     pub seccomp: Probe,
     pub cgroup_pids: Probe,
     pub cgroup_memory: Probe,
+    pub egress: Probe,
     pub container_engine: Probe,
     /// What `run` would use: "jail", or null when the jail cannot be built here.
     pub backend: Option<&'static str>,
@@ -60,6 +61,15 @@ pub fn report() -> HostReport {
         seccomp,
         cgroup_pids: pids_probe,
         cgroup_memory: path_probe(memory, "memory"),
+        // Egress needs nothing beyond the jail: a network namespace, loopback, a unix socket.
+        egress: Probe {
+            available: jail_ok,
+            detail: if jail_ok {
+                "by hostname: in-cell DNS stub + forwarder, host-side proxy".into()
+            } else {
+                "needs the jail (see above)".into()
+            },
+        },
         container_engine: Probe { available: false, detail: "the container backend is not implemented yet".into() },
         backend: jail_ok.then_some("jail"),
     }

@@ -44,5 +44,15 @@ pub fn start(plan: &CellPlan, stdio: Stdio) -> Result<Cell, SpawnError> {
         seccomp_rules = plan.seccomp.deny.len(),
         "building the cell"
     );
-    jail::spawn(plan, &CgroupHost::detect(), stdio)
+    let mut cell = jail::spawn(plan, &CgroupHost::detect(), stdio)?;
+    if let (Some(allow), Some(control)) = (&plan.egress, cell.egress_control.take()) {
+        match crate::egress::proxy::start(control, allow.clone(), plan.profile.clone()) {
+            Ok(proxy) => cell.egress_proxy = Some(proxy),
+            Err(e) => {
+                cell.terminate(std::time::Duration::ZERO);
+                return Err(SpawnError::Refused(RuntimeError::io("starting the egress proxy", e)));
+            }
+        }
+    }
+    Ok(cell)
 }

@@ -203,23 +203,28 @@ fn doctor_json_reports_landlock() {
 }
 
 #[test]
-fn egress_is_refused_at_start_until_enforced() {
-    let out = Cell::bare().flag("--allow-host", "example.com:443").run("/bin/echo", &["should not run"], None);
-    assert_code(&out, 125, "exec --allow-host (egress is not enforced yet: fail closed)");
-    assert!(out.stderr().contains("mcpcell: error:"), "{}", out.describe());
-    assert!(out.stderr().to_lowercase().contains("egress"), "the refusal must mention egress:{}", out.describe());
+fn egress_flags_are_validated_before_anything_runs() {
+    let out = Cell::bare().flag("--allow-host", "10.0.0.1:443").run("/bin/echo", &["should not run"], None);
+    assert_code(&out, 125, "exec --allow-host with an IP address");
+    assert!(out.stderr().contains("hosts must be names"), "the refusal says why:{}", out.describe());
     assert!(!out.stdout().contains("should not run"), "the command ran:{}", out.describe());
+}
 
+#[test]
+fn a_profile_with_egress_gets_the_dns_stub_and_one_without_gets_none() {
     let sc = Scratch::new("egress");
-    let p = profile(
+    let with = profile(
         &sc,
         "egress.toml",
-        "[server]\ncommand = \"/bin/echo\"\nargs = [\"should not run\"]\n\n[network]\negress = [\"api.github.com:443\"]\n",
+        "[server]\ncommand = \"/bin/cat\"\nargs = [\"/etc/resolv.conf\"]\n\n[network]\negress = [\"api.github.com:443\"]\n",
     );
-    let out = run_cmd(mcpcell_cmd(&["run", s(&p)]), None, CELL_TIMEOUT);
-    assert_code(&out, 125, "run of a profile with [network] egress");
-    assert!(out.stderr().to_lowercase().contains("egress"), "the refusal must mention egress:{}", out.describe());
-    assert!(!out.stdout().contains("should not run"), "the server ran:{}", out.describe());
+    let out = run_cmd(mcpcell_cmd(&["run", s(&with)]), None, CELL_TIMEOUT);
+    assert_code(&out, 0, "run of a profile with [network] egress");
+    assert!(out.stdout().contains("nameserver 127.0.0.1"), "the stub is the resolver:{}", out.describe());
+    let without = profile(&sc, "none.toml", "[server]\ncommand = \"/bin/cat\"\nargs = [\"/etc/resolv.conf\"]\n");
+    let out = run_cmd(mcpcell_cmd(&["run", s(&without)]), None, CELL_TIMEOUT);
+    assert_code(&out, 0, "run of a profile without egress");
+    assert!(!out.stdout().contains("nameserver"), "no resolver at all without egress:{}", out.describe());
 }
 
 #[test]

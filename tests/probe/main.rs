@@ -31,6 +31,11 @@ kernel:      unshare-user | unshare-mount | unshare-net | setns PATH | mount-tmp
              clone-newuser | personality-no-aslr | i386-syscall
 network:     tcp-connect HOST:PORT | udp-echo HOST:PORT | bind-abstract NAME
              connect-abstract NAME | connect-unix PATH | list-netdevs
+egress:      resolve NAME [any|inet|inet6]   (getaddrinfo; prints the addresses)
+             http-get NAME PORT PATH [HOSTHEADER]   (getaddrinfo + TCP + HTTP/1.1 GET)
+             tls-hello NAME PORT SNI   (a TLS ClientHello naming SNI; prints what came back)
+             proxy-connect PROXYHOST:PORT HOST:PORT   (CONNECT, then a GET through the tunnel)
+             proxy-get PROXYHOST:PORT URL   (absolute-form GET through an HTTP proxy)
 self:        print-env | whoami | list-fds | exit CODE";
 
 enum Verdict {
@@ -779,6 +784,119 @@ fn dispatch(action: &str, rest: &[String]) -> Verdict {
             }
         },
 
+        // ---------------------------------------------------------------- egress
+        "resolve" => {
+            let name = arg(rest, 0, "NAME");
+            let (family, fname) = match rest.get(1).map(String::as_str).unwrap_or("any") {
+                "any" => (libc::AF_UNSPEC, "any"),
+                "inet" => (libc::AF_INET, "inet"),
+                "inet6" => (libc::AF_INET6, "inet6"),
+                other => usage(&format!("FAMILY must be any, inet or inet6, not {other:?}")),
+            };
+            match getaddrinfo(name, family) {
+                Ok(addrs) if !addrs.is_empty() => {
+                    let n = addrs.len();
+                    addrs.iter().for_each(|a| data(a.to_string()));
+                    allowed(format!("resolved {name} ({fname}) to {n} address(es)"))
+                }
+                Ok(_) => Verdict::Denied(format!("resolve {name} ({fname}): no address")),
+                Err(e) => Verdict::Denied(format!("resolve {name} ({fname}): {e}")),
+            }
+        }
+        "http-get" => {
+            let name = arg(rest, 0, "NAME");
+            let port: u16 = num(rest, 1, "PORT");
+            let path = arg(rest, 2, "PATH");
+            let host = rest.get(3).cloned().unwrap_or_else(|| format!("{name}:{port}"));
+            let what = format!("GET http://{name}:{port}{path} (Host: {host})");
+            let (mut s, addr) = match connect_name(name, port) {
+                Ok(x) => x,
+                Err(e) => return Verdict::Denied(format!("{what}: {e}")),
+            };
+            data(format!("connected: {addr}"));
+            let req = format!(
+                "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: mcpcell-probe\r\nConnection: close\r\n\r\n"
+            );
+            if let Err(e) = s.write_all(req.as_bytes()) {
+                return denied(format!("{what}: send"), &e);
+            }
+            http_verdict(&what, read_all(&mut s))
+        }
+        "tls-hello" => {
+            let name = arg(rest, 0, "NAME");
+            let port: u16 = num(rest, 1, "PORT");
+            let sni = arg(rest, 2, "SNI");
+            let what = format!("TLS ClientHello (SNI {sni}) to {name}:{port}");
+            let (mut s, addr) = match connect_name(name, port) {
+                Ok(x) => x,
+                Err(e) => return Verdict::Denied(format!("{what}: {e}")),
+            };
+            data(format!("connected: {addr}"));
+            if let Err(e) = s.write_all(&client_hello(sni)) {
+                return denied(format!("{what}: send"), &e);
+            }
+            match read_all(&mut s) {
+                (b, _) if !b.is_empty() => {
+                    data(format!("received: {}", String::from_utf8_lossy(&b).trim_end()));
+                    allowed(format!("{what}: {} bytes came back", b.len()))
+                }
+                (_, None) => Verdict::Denied(format!("{what}: connection closed with no data")),
+                (_, Some(e)) => denied(format!("{what}: no data"), &e),
+            }
+        }
+        "proxy-connect" => {
+            let proxy = arg(rest, 0, "PROXYHOST:PORT");
+            let target = arg(rest, 1, "HOST:PORT");
+            let what = format!("CONNECT {target} through {proxy}");
+            let mut s = match resolve(proxy).and_then(|a| std::net::TcpStream::connect_timeout(&a, IO_TIMEOUT)) {
+                Ok(s) => s,
+                Err(e) => return denied(format!("{what}: connect to the proxy"), &e),
+            };
+            let _ = s.set_read_timeout(Some(IO_TIMEOUT));
+            let req = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n");
+            if let Err(e) = s.write_all(req.as_bytes()) {
+                return denied(format!("{what}: send"), &e);
+            }
+            let head = match read_head(&mut s) {
+                Ok(h) if !h.is_empty() => h,
+                Ok(_) => return Verdict::Denied(format!("{what}: the proxy closed the connection with no answer")),
+                Err(e) => return denied(format!("{what}: proxy answer"), &e),
+            };
+            let status =
+                String::from_utf8_lossy(head.split(|c| *c == b'\n').next().unwrap_or(b"")).trim_end().to_string();
+            data(format!("proxy: {status}"));
+            if status.split_whitespace().nth(1) != Some("200") {
+                return Verdict::Denied(format!("{what}: the proxy answered {status}"));
+            }
+            let req = format!(
+                "GET /tunnel HTTP/1.1\r\nHost: {target}\r\nUser-Agent: mcpcell-probe\r\nConnection: close\r\n\r\n"
+            );
+            if let Err(e) = s.write_all(req.as_bytes()) {
+                return denied(format!("{what}: send through the tunnel"), &e);
+            }
+            http_verdict(&format!("{what}, then GET /tunnel"), read_all(&mut s))
+        }
+        "proxy-get" => {
+            let proxy = arg(rest, 0, "PROXYHOST:PORT");
+            let url = arg(rest, 1, "URL");
+            let Some(hostport) = url.strip_prefix("http://").map(|r| r.split('/').next().unwrap_or(r)) else {
+                usage("URL must start with http://");
+            };
+            let what = format!("GET {url} through {proxy}");
+            let mut s = match resolve(proxy).and_then(|a| std::net::TcpStream::connect_timeout(&a, IO_TIMEOUT)) {
+                Ok(s) => s,
+                Err(e) => return denied(format!("{what}: connect to the proxy"), &e),
+            };
+            let _ = s.set_read_timeout(Some(IO_TIMEOUT));
+            let req = format!(
+                "GET {url} HTTP/1.1\r\nHost: {hostport}\r\nUser-Agent: mcpcell-probe\r\nConnection: close\r\n\r\n"
+            );
+            if let Err(e) = s.write_all(req.as_bytes()) {
+                return denied(format!("{what}: send"), &e);
+            }
+            http_verdict(&what, read_all(&mut s))
+        }
+
         // ---------------------------------------------------------------- self
         "print-env" => {
             let mut vars: Vec<String> =
@@ -885,6 +1003,184 @@ fn unshare(flag: libc::c_int, name: &str) -> Verdict {
 fn resolve(target: &str) -> std::io::Result<std::net::SocketAddr> {
     use std::net::ToSocketAddrs;
     target.to_socket_addrs()?.next().ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address"))
+}
+
+// ------------------------------------------------------------------------------------- egress
+
+/// How long the egress actions wait for a connect or for data.
+const IO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// getaddrinfo(NAME, NULL) restricted to `family`, SOCK_STREAM. Errors are `EAI_* (text)`.
+fn getaddrinfo(name: &str, family: libc::c_int) -> Result<Vec<std::net::IpAddr>, String> {
+    let c = cstr(name);
+    // SAFETY: addrinfo is a plain C struct for which all-zero is a valid "no hints" value.
+    let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
+    hints.ai_family = family;
+    hints.ai_socktype = libc::SOCK_STREAM;
+    let mut res: *mut libc::addrinfo = std::ptr::null_mut();
+    // SAFETY: `c` is NUL-terminated and outlives the call, `hints` is initialised, `res` is a valid
+    // out-pointer; the list is freed below.
+    let rc = unsafe { libc::getaddrinfo(c.as_ptr(), std::ptr::null(), &hints, &mut res) };
+    if rc != 0 {
+        let name = match rc {
+            -2 => "EAI_NONAME",
+            -3 => "EAI_AGAIN",
+            -4 => "EAI_FAIL",
+            -5 => "EAI_NODATA",
+            -6 => "EAI_FAMILY",
+            -11 => "EAI_SYSTEM",
+            _ => "EAI_?",
+        };
+        // SAFETY: gai_strerror returns a pointer to a static NUL-terminated string.
+        let text = unsafe { std::ffi::CStr::from_ptr(libc::gai_strerror(rc)) }.to_string_lossy().into_owned();
+        return Err(format!("{name} ({text})"));
+    }
+    let mut out = Vec::new();
+    let mut p = res;
+    while !p.is_null() {
+        // SAFETY: `p` is a node of the list getaddrinfo returned, not yet freed.
+        let ai = unsafe { &*p };
+        if !ai.ai_addr.is_null() {
+            match ai.ai_family {
+                libc::AF_INET => {
+                    // SAFETY: for AF_INET, ai_addr points at a sockaddr_in.
+                    let sin = unsafe { &*(ai.ai_addr as *const libc::sockaddr_in) };
+                    out.push(std::net::IpAddr::from(u32::from_be(sin.sin_addr.s_addr).to_be_bytes()));
+                }
+                libc::AF_INET6 => {
+                    // SAFETY: for AF_INET6, ai_addr points at a sockaddr_in6.
+                    let sin6 = unsafe { &*(ai.ai_addr as *const libc::sockaddr_in6) };
+                    out.push(std::net::IpAddr::from(sin6.sin6_addr.s6_addr));
+                }
+                _ => {}
+            }
+        }
+        p = ai.ai_next;
+    }
+    // SAFETY: `res` came from a successful getaddrinfo and is freed exactly once.
+    unsafe { libc::freeaddrinfo(res) };
+    out.dedup();
+    Ok(out)
+}
+
+/// Resolves NAME (getaddrinfo, as any C program would) and connects to the first address that
+/// accepts, like a typical client.
+fn connect_name(name: &str, port: u16) -> Result<(std::net::TcpStream, std::net::SocketAddr), String> {
+    let addrs = getaddrinfo(name, libc::AF_UNSPEC).map_err(|e| format!("resolve {name}: {e}"))?;
+    if addrs.is_empty() {
+        return Err(format!("resolve {name}: no address"));
+    }
+    let mut last = String::new();
+    for ip in addrs {
+        let sa = std::net::SocketAddr::new(ip, port);
+        match std::net::TcpStream::connect_timeout(&sa, IO_TIMEOUT) {
+            Ok(s) => {
+                let _ = s.set_read_timeout(Some(IO_TIMEOUT));
+                return Ok((s, sa));
+            }
+            Err(e) => last = format!("connect to {sa}: {}", describe(&e)),
+        }
+    }
+    Err(last)
+}
+
+/// Reads until EOF, an error or the read timeout; returns the bytes and the error (None at EOF).
+fn read_all(s: &mut std::net::TcpStream) -> (Vec<u8>, Option<std::io::Error>) {
+    use std::io::Read;
+    let mut v = Vec::new();
+    let mut buf = [0u8; 16384];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return (v, None),
+            Ok(n) => v.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return (v, Some(e)),
+        }
+    }
+}
+
+/// Reads an HTTP response head (up to the blank line) byte by byte, so that nothing after it is
+/// consumed. Returns what was read at EOF.
+fn read_head(s: &mut std::net::TcpStream) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut v = Vec::new();
+    let mut b = [0u8; 1];
+    while !v.ends_with(b"\r\n\r\n") && v.len() < 16384 {
+        match s.read(&mut b) {
+            Ok(0) => break,
+            Ok(_) => v.push(b[0]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(v)
+}
+
+/// ALLOWED with the status line and the body as data when a 2xx HTTP response came back; DENIED
+/// when the connection ended (EOF, reset, timeout) with no data, or the answer was not HTTP or
+/// not 2xx (a proxy's 403). The status line and body are data lines either way.
+fn http_verdict(what: &str, (resp, err): (Vec<u8>, Option<std::io::Error>)) -> Verdict {
+    if resp.is_empty() {
+        return match err {
+            None => Verdict::Denied(format!("{what}: connection closed with no data")),
+            Some(e) => denied(format!("{what}: no response"), &e),
+        };
+    }
+    let text = String::from_utf8_lossy(&resp).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.lines().next().unwrap_or("").to_string();
+    data(format!("status: {status}"));
+    for l in body.lines() {
+        data(l.to_string());
+    }
+    if !status.starts_with("HTTP/1.") {
+        return Verdict::Denied(format!("{what}: not an HTTP response: {status:?}"));
+    }
+    if status.split_whitespace().nth(1).is_some_and(|code| code.starts_with('2')) {
+        allowed(format!("{what}: {status}"))
+    } else {
+        Verdict::Denied(format!("{what}: answered {status}"))
+    }
+}
+
+/// A minimal but well-formed TLS 1.2/1.3 ClientHello record carrying a server_name extension.
+fn client_hello(sni: &str) -> Vec<u8> {
+    fn u16be(n: usize) -> [u8; 2] {
+        (n as u16).to_be_bytes()
+    }
+    let name = sni.as_bytes();
+    // server_name extension: list of one host_name entry.
+    let mut sni_ext = Vec::new();
+    sni_ext.extend_from_slice(&u16be(name.len() + 3));
+    sni_ext.push(0); // host_name
+    sni_ext.extend_from_slice(&u16be(name.len()));
+    sni_ext.extend_from_slice(name);
+    let mut exts = Vec::new();
+    exts.extend_from_slice(&[0x00, 0x00]);
+    exts.extend_from_slice(&u16be(sni_ext.len()));
+    exts.extend_from_slice(&sni_ext);
+    // supported_versions: TLS 1.3, 1.2.
+    exts.extend_from_slice(&[0x00, 0x2b, 0x00, 0x05, 0x04, 0x03, 0x04, 0x03, 0x03]);
+    // supported_groups: x25519, secp256r1.
+    exts.extend_from_slice(&[0x00, 0x0a, 0x00, 0x06, 0x00, 0x04, 0x00, 0x1d, 0x00, 0x17]);
+    // signature_algorithms: ecdsa_secp256r1_sha256, rsa_pss_rsae_sha256, rsa_pkcs1_sha256.
+    exts.extend_from_slice(&[0x00, 0x0d, 0x00, 0x08, 0x00, 0x06, 0x04, 0x03, 0x08, 0x04, 0x04, 0x01]);
+    let mut body = vec![0x03, 0x03]; // legacy_version TLS 1.2
+    body.extend((0..32u8).map(|i| i.wrapping_mul(37).wrapping_add(11))); // random
+    body.push(0); // legacy_session_id: empty
+    let suites = [0x13, 0x01, 0x13, 0x02, 0xc0, 0x2b, 0xc0, 0x2f];
+    body.extend_from_slice(&u16be(suites.len()));
+    body.extend_from_slice(&suites);
+    body.extend_from_slice(&[0x01, 0x00]); // compression: null
+    body.extend_from_slice(&u16be(exts.len()));
+    body.extend_from_slice(&exts);
+    let mut hs = vec![0x01]; // ClientHello
+    hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    hs.extend_from_slice(&body);
+    let mut rec = vec![0x16, 0x03, 0x01];
+    rec.extend_from_slice(&u16be(hs.len()));
+    rec.extend_from_slice(&hs);
+    rec
 }
 
 fn abstract_addr(name: &str) -> std::io::Result<SocketAddr> {

@@ -28,6 +28,10 @@ use std::os::fd::{AsRawFd, OwnedFd};
 #[derive(Debug)]
 pub struct Cell {
     pub init: Pid,
+    /// The launcher's end of the egress control socket (netd hands connections over it).
+    pub egress_control: Option<OwnedFd>,
+    /// The proxy serving it, kept alive as long as the cell.
+    pub egress_proxy: Option<crate::egress::proxy::EgressProxy>,
     /// Our end of the lifeline: when the launcher dies it closes and the init notices.
     _lifeline: OwnedFd,
     _cgroup: Option<CellCgroup>,
@@ -118,6 +122,17 @@ pub fn spawn(plan: &CellPlan, cgroups: &CgroupHost, stdio: Stdio) -> Result<Cell
     let (life_read, life_write) =
         pipe2(OFlag::O_CLOEXEC).map_err(|e| SpawnError::Refused(RuntimeError::os("pipe", e)))?;
 
+    // netd (in the cell) ↔ egress proxy (here): one datagram and one socket per connection.
+    let (egress_cell, egress_host) = match &plan.egress {
+        Some(_) => {
+            use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+            let (a, b) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
+                .map_err(|e| SpawnError::Refused(RuntimeError::os("egress control socketpair", e)))?;
+            (Some(a), Some(b))
+        }
+        None => (None, None),
+    };
+
     let mut stack = vec![0u8; INIT_STACK_BYTES];
     let uid = nix::unistd::geteuid().as_raw();
     let gid = nix::unistd::getegid().as_raw();
@@ -131,6 +146,7 @@ pub fn spawn(plan: &CellPlan, cgroups: &CgroupHost, stdio: Stdio) -> Result<Cell
             gid,
             err_fd: err_write.as_raw_fd(),
             life_fd: life_read.as_raw_fd(),
+            egress_fd: egress_cell.as_ref().map(|fd| fd.as_raw_fd()),
         };
         cell_init(&cx);
     });
@@ -140,6 +156,7 @@ pub fn spawn(plan: &CellPlan, cgroups: &CgroupHost, stdio: Stdio) -> Result<Cell
         .map_err(|e| SpawnError::Refused(namespace_error(e)))?;
     drop(err_write);
     drop(life_read);
+    drop(egress_cell);
 
     if let Some(cg) = &cgroup {
         if let Err(m) = cg.add(init.as_raw()) {
@@ -163,7 +180,7 @@ pub fn spawn(plan: &CellPlan, cgroups: &CgroupHost, stdio: Stdio) -> Result<Cell
         };
         return Err(SpawnError::InCell(CellStartError { code, message }));
     }
-    Ok(Cell { init, _lifeline: life.into(), _cgroup: cgroup })
+    Ok(Cell { init, egress_control: egress_host, egress_proxy: None, _lifeline: life.into(), _cgroup: cgroup })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -216,6 +233,8 @@ struct ChildContext<'a> {
     err_fd: i32,
     /// Read end of the lifeline pipe: a byte means go, EOF means the launcher died.
     life_fd: i32,
+    /// The cell's end of the egress control socket, when the profile declares egress.
+    egress_fd: Option<i32>,
 }
 
 /// The cell's init (pid 1 inside). Runs the namespace-wide steps, forks the server, then
@@ -231,6 +250,9 @@ fn cell_init(cx: &ChildContext<'_>) -> ! {
     step("map the user", map_identity(cx.uid, cx.gid));
     step("hostname", nix::unistd::sethostname(&plan.hostname).map_err(|e| e.to_string()));
     step("mounts", mounts::apply(&plan.mounts));
+    if let (Some(allow), Some(control)) = (&plan.egress, cx.egress_fd) {
+        step("egress (netd)", start_netd(cx, allow, control));
+    }
     step("wait for the launcher", wait_for_go(cx.life_fd));
 
     // SAFETY: the init is single-threaded; the child only runs the server steps and execs.
@@ -243,6 +265,48 @@ fn cell_init(cx: &ChildContext<'_>) -> ! {
         }
         Err(e) => fail(err_fd, 125, "fork the server", &e.to_string()),
     }
+}
+
+/// Bind the egress sockets (port 53 needs the init's privileges), then fork netd, which drops
+/// everything before it reads a single byte from the server. The init keeps none of it.
+fn start_netd(cx: &ChildContext<'_>, allow: &crate::egress::EgressAllowlist, control: i32) -> Result<(), String> {
+    use crate::egress::netd;
+    netd::bring_up_loopback().map_err(|e| format!("bringing up the cell's loopback: {e}"))?;
+    let sockets = netd::NetdSockets::bind(allow).map_err(|e| format!("binding the DNS stub and forwarders: {e}"))?;
+    // SAFETY: the init is single-threaded; the child hardens itself and serves, never returning.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Child) => {
+            let mut keep = sockets.raw_fds();
+            keep.extend([control, 2]);
+            let step = |name: &str, r: Result<(), String>| {
+                if let Err(m) = r {
+                    fail(cx.err_fd, 125, &format!("netd: {name}"), &m)
+                }
+            };
+            step("die with the cell init", process::die_with_parent());
+            step("reset signals", process::reset_signals());
+            step("new session", process::new_session());
+            step("drop capabilities", process::drop_capabilities());
+            step("no_new_privs", process::no_new_privs());
+            step("landlock", landlock::restrict(&crate::plan::LandlockPlan::nothing(plan_min_abi(cx))).map(drop));
+            step("seccomp", seccomp::install(cx.filters));
+            process::close_all_but(&keep);
+            // SAFETY: `control` is the cell end of the socketpair, open and owned by this process.
+            let control = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(control) };
+            netd::run(sockets, crate::egress::NameTable::new(allow.clone()), control)
+        }
+        Ok(nix::unistd::ForkResult::Parent { .. }) => {
+            drop(sockets);
+            // SAFETY: closing the init's copy of the control socket; netd holds its own.
+            unsafe { libc::close(control) };
+            Ok(())
+        }
+        Err(e) => Err(format!("fork: {e}")),
+    }
+}
+
+fn plan_min_abi(cx: &ChildContext<'_>) -> u8 {
+    cx.plan.landlock.min_abi
 }
 
 /// The server process: per-process hardening in order, then exec.

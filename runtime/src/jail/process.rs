@@ -67,6 +67,20 @@ pub fn close_inherited_fds() -> StepResult {
     }
 }
 
+/// Close every fd but `keep` (for netd, which does not exec, so close-on-exec is not enough).
+pub fn close_all_but(keep: &[i32]) {
+    let mut keep: Vec<u32> = keep.iter().filter_map(|fd| u32::try_from(*fd).ok()).collect();
+    keep.sort_unstable();
+    let mut from = 0u32;
+    for fd in keep.into_iter().chain([u32::MAX]) {
+        if fd > from {
+            // SAFETY: close_range only closes fds of this process; the kept ones are skipped.
+            unsafe { libc::syscall(libc::SYS_close_range, from, fd - 1, 0u32) };
+        }
+        from = fd.saturating_add(1);
+    }
+}
+
 /// Drop every capability for good: the bounding set, ambient, and the effective/permitted/
 /// inheritable sets, with securebits locked so that uid 0 in the cell never regains any on
 /// exec. The server keeps its uid, not its privileges.

@@ -24,7 +24,27 @@ pub struct LandlockPlan {
     pub scope_abstract_unix: bool,
 }
 
-pub(super) fn plan_landlock(profile: &Profile, host: &ResolvedHost) -> LandlockPlan {
+impl LandlockPlan {
+    /// No filesystem access at all (beyond listing directories), no TCP, scoped: for netd.
+    pub fn nothing(min_abi: u8) -> Self {
+        LandlockPlan {
+            min_abi,
+            read_exec: Vec::new(),
+            read_write: Vec::new(),
+            devices: Vec::new(),
+            tcp_connect: Vec::new(),
+            tcp_bind: Vec::new(),
+            scope_signals: true,
+            scope_abstract_unix: true,
+        }
+    }
+}
+
+pub(super) fn plan_landlock(
+    profile: &Profile,
+    host: &ResolvedHost,
+    egress: Option<&crate::egress::EgressAllowlist>,
+) -> LandlockPlan {
     let mut read_exec: Vec<PathBuf> = host
         .system
         .iter()
@@ -45,7 +65,14 @@ pub(super) fn plan_landlock(profile: &Profile, host: &ResolvedHost) -> LandlockP
         read_exec,
         read_write,
         devices: host.devices.clone(),
-        tcp_connect: Vec::new(),
+        // The server may only dial the in-cell forwarder's ports (only loopback exists).
+        tcp_connect: egress
+            .map(|allow| {
+                let mut ports = allow.ports();
+                ports.push(crate::egress::HTTP_PROXY_PORT);
+                ports
+            })
+            .unwrap_or_default(),
         tcp_bind: Vec::new(),
         scope_signals: true,
         scope_abstract_unix: true,

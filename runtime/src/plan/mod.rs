@@ -33,6 +33,8 @@ pub struct CellPlan {
     pub landlock: LandlockPlan,
     pub seccomp: SeccompPolicy,
     pub limits: LimitsPlan,
+    /// Present when the profile declares egress: the allowlist both sides of the cell enforce.
+    pub egress: Option<crate::egress::EgressAllowlist>,
     pub shutdown_grace: Duration,
 }
 
@@ -111,10 +113,8 @@ pub fn plan(profile: &Profile, host: &ResolvedHost) -> Result<CellPlan, RuntimeE
     if profile.sandbox.backend == Backend::Container {
         return Err(RuntimeError::ContainerUnsupported);
     }
-    if !profile.network.egress.is_empty() {
-        let hosts = profile.network.egress.iter().map(describe_egress).collect::<Vec<_>>().join(", ");
-        return Err(RuntimeError::EgressUnsupported { hosts });
-    }
+    let egress = (!profile.network.egress.is_empty())
+        .then(|| crate::egress::EgressAllowlist::new(profile.network.egress.clone()));
 
     let mounts = mounts::plan_mounts(profile, host)?;
     let visible = |p: &Path| mounts.is_visible(p);
@@ -131,16 +131,17 @@ pub fn plan(profile: &Profile, host: &ResolvedHost) -> Result<CellPlan, RuntimeE
         profile: profile.name.clone(),
         hostname: "mcpcell".to_string(),
         identity: host.identity.clone(),
-        exec: plan_exec(profile, host, cwd),
-        landlock: landlock::plan_landlock(profile, host),
+        exec: plan_exec(profile, host, cwd, egress.is_some()),
+        landlock: landlock::plan_landlock(profile, host, egress.as_ref()),
         seccomp: SeccompPolicy::default_deny(),
         limits: plan_limits(profile),
         mounts,
+        egress,
         shutdown_grace: Duration::from_millis(profile.sandbox.shutdown_grace_ms),
     })
 }
 
-fn plan_exec(profile: &Profile, host: &ResolvedHost, cwd: PathBuf) -> ExecPlan {
+fn plan_exec(profile: &Profile, host: &ResolvedHost, cwd: PathBuf, egress: bool) -> ExecPlan {
     let id = &host.identity;
     let mut env: Vec<(String, String)> = vec![
         ("PATH".into(), CELL_PATH.into()),
@@ -154,6 +155,16 @@ fn plan_exec(profile: &Profile, host: &ResolvedHost, cwd: PathBuf) -> ExecPlan {
         Some(entry) => entry.1 = v.to_string(),
         None => env.push((k.to_string(), v.to_string())),
     };
+    if egress {
+        // For runtimes that prefer an explicit proxy; never a way around the allowlist (the
+        // in-cell proxy applies the same one), and never needed (DNS + forwarder cover all).
+        let proxy = format!("http://127.0.0.1:{}", crate::egress::HTTP_PROXY_PORT);
+        for name in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] {
+            set(name, &proxy);
+        }
+        set("NO_PROXY", "localhost,127.0.0.1");
+        set("no_proxy", "localhost,127.0.0.1");
+    }
     for (k, v) in &profile.server.env {
         set(k, v);
     }
@@ -183,9 +194,14 @@ fn plan_limits(profile: &Profile) -> LimitsPlan {
 }
 
 pub(crate) fn describe_egress(rule: &mcpcell_profiles::EgressRule) -> String {
-    match &rule.host {
+    let host = match &rule.host {
         mcpcell_profiles::HostPattern::Exact(h) => format!("{h}:{}", rule.port),
         mcpcell_profiles::HostPattern::Subdomains(d) => format!("*.{d}:{}", rule.port),
+    };
+    if rule.allow_private {
+        format!("{host} (private/loopback addresses allowed)")
+    } else {
+        host
     }
 }
 

@@ -110,7 +110,7 @@ pub(super) fn plan_mounts(profile: &Profile, host: &ResolvedHost) -> Result<Moun
         });
     }
     let id = &host.identity;
-    for (name, contents) in etc_files(id) {
+    for (name, contents) in etc_files(id, !profile.network.egress.is_empty()) {
         ops.push(MountOp::File { dest: Path::new("/etc").join(name), contents, mode: 0o644 });
     }
 
@@ -161,7 +161,7 @@ fn host_entry_op(path: &Path, kind: &EntryKind) -> MountOp {
 }
 
 /// Generated identity and name-service files: the cell knows only its own user and itself.
-fn etc_files(id: &super::Identity) -> Vec<(&'static str, String)> {
+fn etc_files(id: &super::Identity, egress: bool) -> Vec<(&'static str, String)> {
     let home = id.home.display();
     let (user, uid, gid) = (&id.user, id.uid, id.gid);
     let mut passwd = format!("{user}:x:{uid}:{gid}:{user}:{home}:/bin/sh\n");
@@ -175,7 +175,15 @@ fn etc_files(id: &super::Identity) -> Vec<(&'static str, String)> {
         ("group", group),
         ("hostname", "mcpcell\n".into()),
         ("hosts", "127.0.0.1\tlocalhost mcpcell\n::1\tlocalhost\n".into()),
-        // No resolver: the cell has no route out (egress enforcement will add its own stub).
-        ("resolv.conf", "# mcpcell: no DNS in this cell\n".into()),
+        // The in-cell DNS stub when egress is declared (it answers allowed names only);
+        // otherwise no resolver at all: the cell has no route out.
+        (
+            "resolv.conf",
+            if egress {
+                format!("# mcpcell: answers only the profile's egress hosts\nnameserver {}\n", crate::egress::DNS_ADDR)
+            } else {
+                "# mcpcell: no DNS in this cell\n".into()
+            },
+        ),
     ]
 }

@@ -176,12 +176,31 @@ fn limits_become_rlimits_and_cgroup_values() {
 }
 
 #[test]
-fn egress_is_refused_until_it_can_be_enforced() {
-    let p = profile("[server]\ncommand = \"x\"\n[network]\negress = [\"api.github.com\"]\n");
-    match plan(&p, &host(vec![])) {
-        Err(RuntimeError::EgressUnsupported { hosts }) => assert_eq!(hosts, "api.github.com:443"),
-        other => panic!("expected an egress refusal, got {other:?}"),
+fn egress_plans_the_stub_the_proxy_env_and_the_landlock_ports() {
+    let p = profile("[server]\ncommand = \"x\"\n[network]\negress = [\"api.github.com\", \"*.example.com:8443\"]\n");
+    let plan = plan(&p, &host(vec![])).unwrap();
+    let allow = plan.egress.as_ref().expect("an allowlist");
+    assert_eq!(allow.ports(), [443, 8443]);
+    assert_eq!(plan.landlock.tcp_connect, [443, 8443, 3128]);
+    assert!(plan.landlock.tcp_bind.is_empty());
+    let env: Vec<(&str, &str)> = plan.exec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    for var in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] {
+        assert!(env.contains(&(var, "http://127.0.0.1:3128")), "{var} missing from {env:?}");
     }
+    let resolv = plan.mounts.ops.iter().find_map(|op| match op {
+        MountOp::File { dest, contents, .. } if dest.ends_with("resolv.conf") => Some(contents.clone()),
+        _ => None,
+    });
+    assert_eq!(resolv.as_deref(), Some("# mcpcell: answers only the profile's egress hosts\nnameserver 127.0.0.1\n"));
+}
+
+#[test]
+fn no_egress_means_no_resolver_no_proxy_and_no_tcp() {
+    let p = profile("[server]\ncommand = \"x\"\n");
+    let plan = plan(&p, &host(vec![])).unwrap();
+    assert!(plan.egress.is_none());
+    assert!(plan.landlock.tcp_connect.is_empty());
+    assert!(!plan.exec.env.iter().any(|(k, _)| k.to_ascii_lowercase().contains("proxy")));
 }
 
 #[test]
