@@ -11,6 +11,7 @@
 
 pub mod addr;
 pub mod dns;
+pub mod http_gate;
 pub mod netd;
 pub mod proxy;
 pub mod sniff;

@@ -194,9 +194,11 @@ async fn forward(ctx: &Ctx, client: TcpStream, name: String, port: u16, initial:
     }
 }
 
-/// Relay both ways; the client's first bytes must not name another host (TLS SNI, HTTP Host).
+/// Relay both ways; the client's first bytes must not name another host (TLS SNI, HTTP Host),
+/// and on plain HTTP no later request may either (see `http_gate`).
 async fn relay(mut client: TcpStream, mut upstream: TcpStream, name: String, port: u16, mut first: Vec<u8>) -> Outcome {
     let deadline = tokio::time::Instant::now() + SNIFF_TIMEOUT;
+    let mut plain_http = false;
     loop {
         let verdict = if first.is_empty() { Sniff::NeedMore } else { sniff::client_hello(&first) };
         let claimed = match verdict {
@@ -214,7 +216,10 @@ async fn relay(mut client: TcpStream, mut upstream: TcpStream, name: String, por
                 }
             }
             Sniff::Tls { sni } => sni,
-            Sniff::Http { host } => host,
+            Sniff::Http { .. } => {
+                plain_http = true;
+                None
+            }
             Sniff::Unverifiable(what) => {
                 return Outcome::denied(&name, port, format!("cannot verify the destination: {what}"))
             }
@@ -227,14 +232,67 @@ async fn relay(mut client: TcpStream, mut upstream: TcpStream, name: String, por
         }
         break;
     }
-    if !first.is_empty() && upstream.write_all(&first).await.is_err() {
-        return Outcome { name, port, denied: None, up: 0, down: 0 };
-    }
-    let (mut up, mut down) = (first.len() as u64, 0u64);
+    let (mut up, mut down) = (0u64, 0u64);
     let (mut client_r, mut client_w) = client.split();
     let (mut upstream_r, mut upstream_w) = upstream.split();
-    tokio::join!(pump(&mut client_r, &mut upstream_w, &mut up), pump(&mut upstream_r, &mut client_w, &mut down));
-    Outcome { name, port, denied: None, up, down }
+    let denied = if plain_http {
+        let mut gate = super::http_gate::HttpGate::new(&name);
+        let requests = pump_http(&mut gate, first, &mut client_r, &mut upstream_w, &mut up);
+        let responses = pump(&mut upstream_r, &mut client_w, &mut down);
+        tokio::pin!(requests, responses);
+        // A violation cuts the connection at once, whatever the upstream is doing.
+        tokio::select! {
+            verdict = &mut requests => match verdict {
+                Err(why) => Some(why),
+                Ok(()) => {
+                    (&mut responses).await;
+                    None
+                }
+            },
+            () = &mut responses => requests.await.err(),
+        }
+    } else {
+        let sent = !first.is_empty() && upstream_w.write_all(&first).await.is_ok();
+        if sent {
+            up += first.len() as u64;
+        }
+        tokio::join!(pump(&mut client_r, &mut upstream_w, &mut up), pump(&mut upstream_r, &mut client_w, &mut down));
+        None
+    };
+    Outcome { name, port, denied, up, down }
+}
+
+/// Client → upstream on plain HTTP: every request head is checked before it is forwarded.
+/// On a violation the connection is cut both ways (dropping the halves closes the sockets).
+async fn pump_http<R, W>(
+    gate: &mut super::http_gate::HttpGate,
+    first: Vec<u8>,
+    from: &mut R,
+    to: &mut W,
+    count: &mut u64,
+) -> Result<(), String>
+where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let mut data = first;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let allowed = gate.feed(&data)?;
+        if !allowed.is_empty() {
+            if to.write_all(&allowed).await.is_err() {
+                return Ok(());
+            }
+            *count += allowed.len() as u64;
+        }
+        match from.read(&mut buf).await {
+            Ok(0) | Err(_) => {
+                let _ = to.shutdown().await;
+                return Ok(());
+            }
+            Ok(n) => data = buf[..n].to_vec(),
+        }
+    }
 }
 
 /// Copy one direction until EOF or an error, counting bytes (kept even when the peer resets),
