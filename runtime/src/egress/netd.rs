@@ -15,6 +15,9 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 /// `C<TAB>port<TAB>name` for a connection to a synthetic address, `P` for the HTTP proxy.
 pub const MSG_CONNECT: u8 = b'C';
 pub const MSG_PROXY: u8 = b'P';
+/// `D<TAB>name`: a DNS query for a name the profile does not allow (answered NXDOMAIN), so the
+/// launcher can log the denial. No socket attached.
+pub const MSG_DNS_DENIED: u8 = b'D';
 
 /// The sockets netd serves, bound by the cell's init (which may bind port 53) before netd
 /// drops every privilege.
@@ -94,8 +97,19 @@ pub fn run(sockets: NetdSockets, mut table: NameTable, control: OwnedFd) -> ! {
         }
         if ready[0] {
             while let Ok((n, peer)) = sockets.dns.recv_from(&mut buf) {
-                if let Some(reply) = dns::answer(&buf[..n], &mut |name| table.lookup(name)) {
+                let mut denied = None;
+                let reply = dns::answer(&buf[..n], &mut |name| {
+                    let addr = table.lookup(name);
+                    if addr.is_none() {
+                        denied = Some(name.to_string());
+                    }
+                    addr
+                });
+                if let Some(reply) = reply {
                     let _ = sockets.dns.send_to(&reply, peer);
+                }
+                if let Some(name) = denied {
+                    report(&control, format!("D\t{name}").as_bytes());
                 }
             }
         }
@@ -130,6 +144,12 @@ fn hand_over(control: &OwnedFd, msg: &[u8], stream: std::net::TcpStream) {
         exit(0);
     }
     // Our copy closes here; the launcher holds the socket now.
+}
+
+fn report(control: &OwnedFd, msg: &[u8]) {
+    if sendmsg::<()>(control.as_raw_fd(), &[IoSlice::new(msg)], &[], MsgFlags::MSG_NOSIGNAL, None).is_err() {
+        exit(0);
+    }
 }
 
 fn exit(code: i32) -> ! {

@@ -3,7 +3,7 @@
 //! connection. Every decision is logged with the profile, name, port, bytes and duration.
 
 use super::addr::classify;
-use super::netd::{MSG_CONNECT, MSG_PROXY};
+use super::netd::{MSG_CONNECT, MSG_DNS_DENIED, MSG_PROXY};
 use super::sniff::{self, ProxyRequest, Sniff};
 use super::EgressAllowlist;
 use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
@@ -69,9 +69,15 @@ async fn accept_loop(control: AsyncFd<OwnedFd>, ctx: Arc<Ctx>) {
     loop {
         let Ok(mut guard) = control.readable().await else { return };
         match guard.try_io(|fd| receive(fd.get_ref().as_raw_fd())) {
-            Ok(Ok(Some((msg, stream)))) => {
+            Ok(Ok(Some((msg, Some(stream))))) => {
                 let ctx = ctx.clone();
                 tokio::spawn(async move { handle(ctx, msg, stream).await });
+            }
+            Ok(Ok(Some((msg, None)))) => {
+                if msg.first() == Some(&MSG_DNS_DENIED) {
+                    let name = String::from_utf8_lossy(msg.get(2..).unwrap_or_default());
+                    tracing::info!(target: "mcpcell::egress", profile = %ctx.profile, host = %name, "dns denied (NXDOMAIN): not in the egress list");
+                }
             }
             Ok(Ok(None)) | Ok(Err(_)) => return, // the cell is gone
             Err(_would_block) => continue,
@@ -79,8 +85,8 @@ async fn accept_loop(control: AsyncFd<OwnedFd>, ctx: Arc<Ctx>) {
     }
 }
 
-/// One datagram and the socket attached to it.
-fn receive(fd: RawFd) -> std::io::Result<Option<(Vec<u8>, std::net::TcpStream)>> {
+/// One datagram and the socket attached to it, if any.
+fn receive(fd: RawFd) -> std::io::Result<Option<(Vec<u8>, Option<std::net::TcpStream>)>> {
     let mut buf = [0u8; 512];
     let mut iov = [IoSliceMut::new(&mut buf)];
     let mut space = nix::cmsg_space!([RawFd; 1]);
@@ -102,7 +108,6 @@ fn receive(fd: RawFd) -> std::io::Result<Option<(Vec<u8>, std::net::TcpStream)>>
     if n == 0 && stream.is_none() {
         return Ok(None);
     }
-    let Some(stream) = stream else { return Err(std::io::Error::other("message without a socket")) };
     Ok(Some((buf[..n].to_vec(), stream)))
 }
 
