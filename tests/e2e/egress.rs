@@ -1011,3 +1011,37 @@ fn harness_servers_answer_and_record() {
     assert_served_by(&out, OTHER, "whatever");
     assert!(t0.elapsed() < Duration::from_secs(20));
 }
+
+const PY_SERVER_FIRST: &str = r#"
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+greeting = s.recv(100)
+print(("ALLOWED" if greeting.startswith(b"220 ") else "DENIED") + ": greeting " + repr(greeting))
+s.sendall(b"QUIT\r\n")
+sys.exit(0 if greeting.startswith(b"220 ") else 1)
+"#;
+
+/// SMTP-style: the server speaks first while the client waits. The proxy must relay the
+/// server's greeting at once (it inspects only what the client sends), and the client's reply
+/// must still arrive.
+#[test]
+fn a_server_that_speaks_first_is_relayed_at_once() {
+    require_test_hosts();
+    let listener = TcpListener::bind((ALLOWED_IP, 0)).expect("bind 127.0.0.2:0 on the host");
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().expect("accept");
+        s.write_all(b"220 greetings\r\n").expect("greet");
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut reply = [0u8; 16];
+        let n = s.read(&mut reply).unwrap_or(0);
+        reply[..n].to_vec()
+    });
+    let started = std::time::Instant::now();
+    let c = cell().flag("--allow-private-host", format!("{ALLOWED}:{port}"));
+    let out = c.run("/usr/bin/python3", &["-c", PY_SERVER_FIRST, ALLOWED, &port.to_string()], None);
+    assert_allowed(&out, "reading a server-first greeting through the egress proxy");
+    // Generous: far below the proxy's 10 s sniffing deadline, which is what a stall would hit.
+    assert!(started.elapsed() < Duration::from_secs(8), "the greeting waited for the client:{}", out.describe());
+    assert_eq!(server.join().expect("server thread"), b"QUIT\r\n", "the client's reply reached the server");
+}

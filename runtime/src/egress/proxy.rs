@@ -50,6 +50,9 @@ struct Ctx {
 pub fn start(control: OwnedFd, allow: EgressAllowlist, profile: String) -> std::io::Result<EgressProxy> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
+        // Name lookups run on blocking threads: a burst of connections must not become a burst
+        // of threads (they queue instead).
+        .max_blocking_threads(2)
         .thread_name("mcpcell-egress")
         .enable_all()
         .build()?;
@@ -199,53 +202,18 @@ async fn forward(ctx: &Ctx, client: TcpStream, name: String, port: u16, initial:
     }
 }
 
-/// Relay both ways; the client's first bytes must not name another host (TLS SNI, HTTP Host),
-/// and on plain HTTP no later request may either (see `http_gate`).
-async fn relay(mut client: TcpStream, mut upstream: TcpStream, name: String, port: u16, mut first: Vec<u8>) -> Outcome {
-    let deadline = tokio::time::Instant::now() + SNIFF_TIMEOUT;
-    let mut plain_http = false;
-    loop {
-        let verdict = if first.is_empty() { Sniff::NeedMore } else { sniff::client_hello(&first) };
-        let claimed = match verdict {
-            Sniff::NeedMore if first.len() < SNIFF_LIMIT => {
-                let mut chunk = [0u8; 4096];
-                match tokio::time::timeout_at(deadline, client.read(&mut chunk)).await {
-                    Ok(Ok(0)) | Ok(Err(_)) => return Outcome { name, port, denied: None, up: 0, down: 0 },
-                    Ok(Ok(n)) => {
-                        first.extend_from_slice(&chunk[..n]);
-                        continue;
-                    }
-                    // A server-speaks-first protocol: nothing to inspect, relay as is.
-                    Err(_) if first.is_empty() => None,
-                    Err(_) => return Outcome::denied(&name, port, "the client stalled mid-handshake".into()),
-                }
-            }
-            Sniff::Tls { sni } => sni,
-            Sniff::Http { .. } => {
-                plain_http = true;
-                None
-            }
-            Sniff::Unverifiable(what) => {
-                return Outcome::denied(&name, port, format!("cannot verify the destination: {what}"))
-            }
-            Sniff::NeedMore | Sniff::Other => None,
-        };
-        if let Some(claimed) = claimed {
-            if !claimed.eq_ignore_ascii_case(&name) {
-                return Outcome::denied(&name, port, format!("the connection names another host ({claimed})"));
-            }
-        }
-        break;
-    }
+/// Relay both ways. The server's bytes flow from the start (server-speaks-first protocols:
+/// SMTP, IMAP, MySQL); the client's are inspected before any reaches the server: its first
+/// bytes must not name another host (TLS SNI, HTTP Host), and on plain HTTP no later request
+/// may either (see `http_gate`). A violation cuts the connection both ways at once.
+async fn relay(mut client: TcpStream, mut upstream: TcpStream, name: String, port: u16, first: Vec<u8>) -> Outcome {
     let (mut up, mut down) = (0u64, 0u64);
     let (mut client_r, mut client_w) = client.split();
     let (mut upstream_r, mut upstream_w) = upstream.split();
-    let denied = if plain_http {
-        let mut gate = super::http_gate::HttpGate::new(&name);
-        let requests = pump_http(&mut gate, first, &mut client_r, &mut upstream_w, &mut up);
+    let denied = {
+        let requests = client_side(&name, first, &mut client_r, &mut upstream_w, &mut up);
         let responses = pump(&mut upstream_r, &mut client_w, &mut down);
         tokio::pin!(requests, responses);
-        // A violation cuts the connection at once, whatever the upstream is doing.
         tokio::select! {
             verdict = &mut requests => match verdict {
                 Err(why) => Some(why),
@@ -256,32 +224,75 @@ async fn relay(mut client: TcpStream, mut upstream: TcpStream, name: String, por
             },
             () = &mut responses => requests.await.err(),
         }
-    } else {
-        let sent = !first.is_empty() && upstream_w.write_all(&first).await.is_ok();
-        if sent {
-            up += first.len() as u64;
-        }
-        tokio::join!(pump(&mut client_r, &mut upstream_w, &mut up), pump(&mut upstream_r, &mut client_w, &mut down));
-        None
     };
     Outcome { name, port, denied, up, down }
 }
 
+type ReadHalf<'a> = tokio::net::tcp::ReadHalf<'a>;
+type WriteHalf<'a> = tokio::net::tcp::WriteHalf<'a>;
+
+/// Client → upstream: inspect, then relay.
+async fn client_side(
+    name: &str,
+    mut first: Vec<u8>,
+    from: &mut ReadHalf<'_>,
+    to: &mut WriteHalf<'_>,
+    count: &mut u64,
+) -> Result<(), String> {
+    // No deadline before the client's first byte (the server may be the one to speak); once
+    // it has started, a half-sent ClientHello or head may not hold the connection open.
+    let mut deadline = None;
+    let verdict = loop {
+        let verdict = if first.is_empty() { Sniff::NeedMore } else { sniff::client_hello(&first) };
+        if verdict != Sniff::NeedMore || first.len() >= SNIFF_LIMIT {
+            break verdict;
+        }
+        let mut chunk = [0u8; 4096];
+        let read = match deadline {
+            None => from.read(&mut chunk).await,
+            Some(at) => tokio::time::timeout_at(at, from.read(&mut chunk))
+                .await
+                .map_err(|_| "the client stalled mid-handshake".to_string())?,
+        };
+        match read {
+            Ok(0) | Err(_) => {
+                let _ = to.shutdown().await;
+                return Ok(());
+            }
+            Ok(n) => {
+                first.extend_from_slice(&chunk[..n]);
+                deadline.get_or_insert_with(|| tokio::time::Instant::now() + SNIFF_TIMEOUT);
+            }
+        }
+    };
+    match verdict {
+        Sniff::Tls { sni: Some(sni) } if sni != name => {
+            return Err(format!("the connection names another host ({sni})"));
+        }
+        Sniff::Unverifiable(what) => return Err(format!("cannot verify the destination: {what}")),
+        Sniff::Http { .. } => {
+            let mut gate = super::http_gate::HttpGate::new(name);
+            return pump_http(&mut gate, first, from, to, count).await;
+        }
+        Sniff::Tls { .. } | Sniff::Other | Sniff::NeedMore => {}
+    }
+    if to.write_all(&first).await.is_err() {
+        return Ok(());
+    }
+    *count += first.len() as u64;
+    pump(from, to, count).await;
+    Ok(())
+}
+
 /// Client → upstream on plain HTTP: every request head is checked before it is forwarded.
-/// On a violation the connection is cut both ways (dropping the halves closes the sockets).
-async fn pump_http<R, W>(
+async fn pump_http(
     gate: &mut super::http_gate::HttpGate,
     first: Vec<u8>,
-    from: &mut R,
-    to: &mut W,
+    from: &mut ReadHalf<'_>,
+    to: &mut WriteHalf<'_>,
     count: &mut u64,
-) -> Result<(), String>
-where
-    R: tokio::io::AsyncRead + Unpin,
-    W: tokio::io::AsyncWrite + Unpin,
-{
+) -> Result<(), String> {
     let mut data = first;
-    let mut buf = vec![0u8; 64 * 1024];
     loop {
         let allowed = gate.feed(&data)?;
         if !allowed.is_empty() {
@@ -290,32 +301,43 @@ where
             }
             *count += allowed.len() as u64;
         }
-        match from.read(&mut buf).await {
+        let mut chunk = vec![0u8; RELAY_BUFFER];
+        match from.read(&mut chunk).await {
             Ok(0) | Err(_) => {
                 let _ = to.shutdown().await;
                 return Ok(());
             }
-            Ok(n) => data = buf[..n].to_vec(),
+            Ok(n) => {
+                chunk.truncate(n);
+                data = chunk;
+            }
         }
     }
 }
 
+/// Per-direction buffer while data flows. Idle connections hold none (see `pump`).
+const RELAY_BUFFER: usize = 64 * 1024;
+
 /// Copy one direction until EOF or an error, counting bytes (kept even when the peer resets),
-/// then pass the EOF on.
-async fn pump<R, W>(from: &mut R, to: &mut W, count: &mut u64)
-where
-    R: tokio::io::AsyncRead + Unpin,
-    W: tokio::io::AsyncWrite + Unpin,
-{
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        match from.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                if to.write_all(&buf[..n]).await.is_err() {
-                    break;
+/// then pass the EOF on. The buffer exists only while there is data to move, so hundreds of
+/// idle connections cost next to nothing.
+async fn pump(from: &mut ReadHalf<'_>, to: &mut WriteHalf<'_>, count: &mut u64) {
+    'idle: loop {
+        if from.readable().await.is_err() {
+            break;
+        }
+        let mut buf = vec![0u8; RELAY_BUFFER];
+        loop {
+            match from.try_read(&mut buf) {
+                Ok(0) => break 'idle,
+                Ok(n) => {
+                    if to.write_all(&buf[..n]).await.is_err() {
+                        break 'idle;
+                    }
+                    *count += n as u64;
                 }
-                *count += n as u64;
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue 'idle,
+                Err(_) => break 'idle,
             }
         }
     }
