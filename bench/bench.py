@@ -11,6 +11,10 @@ Subcommands, each writing one JSON file:
   cgroup       per-start cost of writing the cell init's pid into cgroup.procs (strace -T),
                plus the kernel stack seen while that write blocks (root)
   phases       start timeline from perf's sched fork/exec/exit tracepoints, mcpcell vs bwrap (root)
+  egress       connections through the cell's egress proxy vs direct: set-up time per connection,
+               bulk MiB/s (with each process's CPU time), and the launcher's threads and memory
+               while 300 connections are held; starts `egress-server` (host) and `egress-client`
+               (this file, run by /usr/bin/python3 on the host or in a cell)
   report       read every JSON (and hyperfine's) in a directory, print the table, write markdown
 
 Every loop is bounded (counts and deadlines); every process is local.
@@ -506,6 +510,440 @@ PHASES = ["launcher exec → cell process created (pre-clone work + namespace cl
 
 
 # --------------------------------------------------------------------------------------------
+# egress: connection set-up, bulk transfer and held connections through the egress proxy
+#
+# Three processes: `egress-server` on the host (listening on the address the test name resolves
+# to there, 127.0.0.2), `egress-client` (this file run by Debian's /usr/bin/python3, on the host
+# or in a cell that is granted this file's directory with --read) and the `egress` driver, which
+# starts both, alternates direct and cell runs, and reads the launcher's /proc entries.
+
+# What every client sends right after connecting. The proxy relays nothing until it has seen the
+# client's first bytes (relay() in runtime/src/egress/proxy.rs: it reads the client with a 10 s
+# deadline to check TLS SNI / HTTP Host; only if the client stays silent for the whole 10 s does
+# it relay as is). "x" is neither a TLS record nor the prefix of an HTTP method, so the sniffer
+# classifies it as "other" on the first read and the relay starts at once.
+EGRESS_HELLO = b"x"
+
+
+def egress_server(a):
+    """hello port: accept, write 1 byte, then read (discarding) until the client closes.
+    bulk port: accept, write --bulk-mib MiB, shut down the write side, read until the client
+    closes (no RST, no data left unread). Serves until its stdin closes, at most --deadline s."""
+    import selectors
+    import socket
+
+    sel = selectors.DefaultSelector()
+    hello = socket.create_server((a.addr, 0), backlog=1024)
+    bulk = socket.create_server((a.addr, 0), backlog=64)
+    for tag, lst in (("hello", hello), ("bulk", bulk)):
+        lst.setblocking(False)
+        sel.register(lst, selectors.EVENT_READ, tag)
+    sel.register(sys.stdin.fileno(), selectors.EVENT_READ, "stdin")
+    print(json.dumps({"hello": hello.getsockname()[1], "bulk": bulk.getsockname()[1]}), flush=True)
+    block = bytes(4 * MIB)
+    total = a.bulk_mib * MIB
+
+    def send_bulk(c):
+        try:
+            c.settimeout(60)
+            view, sent = memoryview(block), 0
+            while sent < total:
+                n = min(len(block), total - sent)
+                c.sendall(view[:n])
+                sent += n
+            c.shutdown(socket.SHUT_WR)
+            while c.recv(65536):
+                pass
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    deadline = time.monotonic() + a.deadline
+    while time.monotonic() < deadline:
+        for key, _ in sel.select(timeout=1.0):
+            if key.data == "stdin":
+                if not os.read(key.fd, 4096):
+                    return
+            elif key.data == "hello":
+                while True:
+                    try:
+                        c, _ = hello.accept()
+                    except BlockingIOError:
+                        break
+                    c.setblocking(False)
+                    c.send(b"!")  # the server speaks first: 1 byte into an empty send buffer
+                    sel.register(c, selectors.EVENT_READ, "conn")
+            elif key.data == "bulk":
+                while True:
+                    try:
+                        c, _ = bulk.accept()
+                    except BlockingIOError:
+                        break
+                    c.setblocking(True)
+                    threading.Thread(target=send_bulk, args=(c,), daemon=True).start()
+            else:
+                c = key.fileobj
+                try:
+                    data = c.recv(65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    sel.unregister(c)
+                    c.close()
+
+
+def egress_client(a):
+    """Run by /usr/bin/python3, on the host or in a cell; prints one JSON line per result.
+    setup: --n (+ --warmup) sequential connections: resolve the name, connect, send "x", read the
+      server's 1 byte, close; per connection the resolve and connect→byte→close times (µs).
+    silent: one connection that sends nothing: seconds until the server's byte arrives.
+    bulk: one connection, send "x", read to EOF; MiB/s from the first byte to the last.
+    hold: print "ready", then on each stdin line "open" open --n connections one after the other
+      (connect, "x", read 1 byte, keep open), on "burst" connect and greet all before reading any
+      answer, and print "opened"; on "close" close them all and print "closed"."""
+    import socket
+
+    clock = time.perf_counter_ns
+    deadline = time.monotonic() + a.deadline
+
+    def check_deadline():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"egress-client {a.mode}: over {a.deadline} s")
+
+    def resolve():
+        return socket.getaddrinfo(a.host, a.port, socket.AF_INET, socket.SOCK_STREAM)[0][4]
+
+    def dial(addr, hello=True):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(a.timeout)
+        s.connect(addr)
+        if hello:
+            s.sendall(EGRESS_HELLO)
+        return s
+
+    def say(obj):
+        sys.stdout.write(json.dumps(obj) + "\n")
+        sys.stdout.flush()
+
+    if a.mode == "setup":
+        res, ex = [], []
+        for i in range(a.warmup + a.n):
+            check_deadline()
+            t0 = clock()
+            addr = resolve()
+            t1 = clock()
+            s = dial(addr)
+            got = s.recv(1)
+            s.close()
+            t2 = clock()
+            if got != b"!":
+                raise RuntimeError(f"connection {i}: expected the server's byte, got {got!r}")
+            if i >= a.warmup:
+                res.append(round((t1 - t0) / 1000, 1))
+                ex.append(round((t2 - t1) / 1000, 1))
+        say({"resolved_to": addr[0], "resolve_us": res, "exchange_us": ex})
+    elif a.mode == "silent":
+        addr = resolve()
+        s = dial(addr, hello=False)
+        t0 = time.perf_counter()
+        try:
+            got = s.recv(1)
+        except socket.timeout:
+            got = None
+        say({"resolved_to": addr[0], "first_byte_s": time.perf_counter() - t0 if got else None,
+             "timeout_s": a.timeout})
+        s.close()
+    elif a.mode == "bulk":
+        say({"ready": os.getpid()})
+        if sys.stdin.readline().strip() != "go":
+            return
+        s = dial(resolve())
+        buf = bytearray(MIB)
+        view = memoryview(buf)
+        cpu0 = time.process_time()
+        got = s.recv_into(view)
+        t0 = time.perf_counter()
+        first = got
+        while True:
+            n = s.recv_into(view)
+            if not n:
+                break
+            got += n
+            if (got & (64 * MIB - 1)) < n:
+                check_deadline()
+        t1 = time.perf_counter()
+        cpu = time.process_time() - cpu0
+        s.close()
+        say({"bytes": got, "mib_s": (got - first) / MIB / (t1 - t0), "s": t1 - t0, "cpu_s": cpu})
+        sys.stdin.read()  # stay until the driver has read the launcher's CPU time
+    elif a.mode == "hold":
+        held = []
+        say({"ready": os.getpid()})
+        for line in sys.stdin:
+            check_deadline()
+            if line.strip() in ("open", "burst"):
+                t0 = time.perf_counter()
+                addr = resolve()
+                if line.strip() == "open":  # one after the other, each answered before the next
+                    for i in range(a.n):
+                        s = dial(addr)
+                        if s.recv(1) != b"!":
+                            raise RuntimeError(f"held connection {i}: no byte from the server")
+                        held.append(s)
+                else:  # all connected and greeted first, then every answer read
+                    held = [dial(addr) for _ in range(a.n)]
+                    for i, s in enumerate(held):
+                        if s.recv(1) != b"!":
+                            raise RuntimeError(f"held connection {i}: no byte from the server")
+                say({"opened": len(held), "s": time.perf_counter() - t0})
+            elif line.strip() == "close":
+                for s in held:
+                    s.close()
+                say({"closed": len(held)})
+                held = []
+            else:
+                break
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process (all its threads, dead ones included), in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def task_stats(pid):
+    """Threads, VmRSS, VmHWM (KiB) and the thread names of a process."""
+    out = proc_status(pid)
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("Threads:"):
+                    out["Threads"] = int(line.split()[1])
+        names = {}
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                n = f.read().strip()
+            names[n] = names.get(n, 0) + 1
+        out["thread_names"] = names
+    except (OSError, ValueError):
+        pass
+    return out
+
+
+class Lines:
+    """JSON lines from a child's stdout, each read with a deadline."""
+
+    def __init__(self, p, what):
+        self.p, self.what, self.buf = p, what, b""
+
+    def next(self, timeout):
+        fd = self.p.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise TimeoutError(f"{self.what}: no answer within {timeout} s")
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise EOFError(f"{self.what}: exited (rc {self.p.wait()}) without answering")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+
+def cmd_egress(a):
+    import ipaddress
+    import socket
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    script = os.path.abspath(__file__)
+    try:
+        host_addr = socket.getaddrinfo(a.host, None, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
+    except OSError:
+        host_addr = None
+    skip = None
+    if not os.access(a.python, os.X_OK):
+        skip = f"{a.python} is missing"
+    elif host_addr is None or not ipaddress.ip_address(host_addr).is_loopback:
+        skip = f"{a.host} does not resolve to a loopback address on this host (add `127.0.0.2 {a.host}` to /etc/hosts)"
+    if skip:
+        write_json(a.json, {"skipped": skip})
+        print(f"egress: skipped ({skip})", file=sys.stderr)
+        return
+    server = subprocess.Popen([sys.executable, script, "egress-server", "--addr", host_addr, "--bulk-mib",
+                               str(a.bulk_mib), "--deadline", str(a.deadline)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, close_fds=True)
+    logs = os.path.join(a.tmp, "egress-launcher.log")
+    out = {"host": a.host, "host_addr": host_addr, "python": a.python, "hello": EGRESS_HELLO.decode()}
+    try:
+        ports = Lines(server, "egress-server").next(10)
+        out["ports"] = ports
+        allow = []
+        for port in (ports["hello"], ports["bulk"]):
+            allow += ["--allow-private-host", f"{a.host}:{port}"]
+        cell = [a.mcpcell, "exec", "--read", here] + allow + ["--"]
+
+        def client(mode, in_cell, port, *extra, timeout=None):
+            cmd = [a.python, script, "egress-client", "--mode", mode, "--host", a.host, "--port", str(port),
+                   "--deadline", str(timeout or 60)] + list(extra)
+            return (cell + cmd) if in_cell else cmd
+
+        def run_client(mode, in_cell, port, *extra, timeout=60):
+            with open(logs, "ab") as log:
+                r = subprocess.run(client(mode, in_cell, port, *extra, timeout=timeout), stdout=subprocess.PIPE,
+                                   stderr=log, timeout=timeout + 10)
+            if r.returncode != 0:
+                raise RuntimeError(f"egress-client {mode} ({'cell' if in_cell else 'direct'}) exited "
+                                   f"{r.returncode}; launcher log: {logs}")
+            return json.loads(r.stdout.decode().strip().splitlines()[-1])
+
+        # 1. connection set-up: N sequential connections per run, direct and in a cell
+        setup = {"n": a.n, "warmup": a.warmup, "rounds": a.setup_rounds}
+        per = {"direct": {"resolve_us": [], "exchange_us": []}, "mcpcell": {"resolve_us": [], "exchange_us": []}}
+        for rnd in range(a.setup_rounds):
+            order = [("direct", False), ("mcpcell", True)]
+            for name, in_cell in (order if rnd % 2 == 0 else order[::-1]):
+                r = run_client("setup", in_cell, ports["hello"], "--n", str(a.n), "--warmup", str(a.warmup))
+                per[name]["resolve_us"] += r["resolve_us"]
+                per[name]["exchange_us"] += r["exchange_us"]
+                setup[f"{name}_resolved_to"] = r["resolved_to"]
+        for name, d in per.items():
+            total = [x + y for x, y in zip(d["resolve_us"], d["exchange_us"])]
+            setup[name] = {"total_us": summary(total), "resolve_us": summary(d["resolve_us"]),
+                           "exchange_us": summary(d["exchange_us"])}
+        setup["added_median_ms"] = (setup["mcpcell"]["total_us"]["median"]
+                                    - setup["direct"]["total_us"]["median"]) / 1000
+        out["setup"] = setup
+        print(f"egress set-up: direct {setup['direct']['total_us']['median']:.0f} us, mcpcell "
+              f"{setup['mcpcell']['total_us']['median']:.0f} us per connection ({setup['added_median_ms']:+.2f} ms)",
+              file=sys.stderr)
+
+        # 1b. a server-speaks-first client that stays silent: how long until the server's byte
+        if a.silent:
+            out["silent"] = {name: run_client("silent", in_cell, ports["hello"], "--timeout", "15", timeout=30)
+                             for name, in_cell in (("direct", False), ("mcpcell", True))}
+            print("egress silent client, first byte after: " + ", ".join(
+                f"{k} {v['first_byte_s']:.3f} s" if v["first_byte_s"] is not None else f"{k} none"
+                for k, v in out["silent"].items()), file=sys.stderr)
+
+        # 2. bulk transfer: one connection per run, rounds alternating; the CPU time each process
+        # spent on the transfer (server and launcher from /proc/PID/stat, client its own)
+        names = ("direct", "mcpcell")
+        bulk = {"mib": a.bulk_mib, "rounds": a.bulk_rounds, "samples": {n: [] for n in names},
+                "cpu_s": {n: {"server": 0.0, "launcher": 0.0, "client": 0.0, "wall": 0.0} for n in names}}
+        for rnd in range(a.bulk_rounds):
+            order = [("direct", False), ("mcpcell", True)]
+            for name, in_cell in (order if rnd % 2 == 0 else order[::-1]):
+                r = bulk_once(client("bulk", in_cell, ports["bulk"]), server.pid, in_cell, logs)
+                if r["bytes"] != a.bulk_mib * MIB:
+                    raise RuntimeError(f"bulk {name}: got {r['bytes']} bytes of {a.bulk_mib * MIB}")
+                bulk["samples"][name].append(r["mib_s"])
+                cpu = bulk["cpu_s"][name]
+                for k in ("server", "launcher", "client", "wall"):
+                    cpu[k] += r["cpu"][k]
+        s = bulk["samples"]
+        bulk["direct"], bulk["mcpcell"] = summary(s["direct"]), summary(s["mcpcell"])
+        bulk["ratio"] = statistics.median(m / d for d, m in zip(s["direct"], s["mcpcell"]))
+        gib = a.bulk_mib * a.bulk_rounds / 1024
+        bulk["cpu_s_per_gib"] = {n: {k: v / gib for k, v in c.items()} for n, c in bulk["cpu_s"].items()}
+        out["bulk"] = bulk
+        print(f"egress bulk: direct {bulk['direct']['median']:.0f} MiB/s, mcpcell {bulk['mcpcell']['median']:.0f} "
+              f"MiB/s (median of paired ratios {bulk['ratio'] * 100:.1f}%); CPU s per GiB " + "; ".join(
+                  f"{n}: " + ", ".join(f"{k} {v:.2f}" for k, v in c.items()) for n, c in bulk["cpu_s_per_gib"].items()),
+              file=sys.stderr)
+
+        # 3. held connections: the launcher's threads and memory before and after, one cell per
+        # way of opening them (one after the other; all at once)
+        out["hold"] = {how: hold_connections(a, client("hold", True, ports["hello"], "--n", str(a.conns)), logs, how)
+                       for how in ("sequential", "burst")}
+    finally:
+        try:
+            server.stdin.close()
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    write_json(a.json, out)
+
+
+def bulk_once(cmd, server_pid, in_cell, logs):
+    """One bulk transfer; the CPU seconds the server, the launcher (in a cell) and the client
+    spent between "go" and the last byte."""
+    with open(logs, "ab") as log:
+        p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, bufsize=0,
+                             close_fds=True)
+    lines = Lines(p, "egress-client bulk")
+    try:
+        lines.next(30)  # "ready": the cell is up
+        s0, l0 = cpu_seconds(server_pid), cpu_seconds(p.pid) if in_cell else 0.0
+        t0 = time.perf_counter()
+        os.write(p.stdin.fileno(), b"go\n")
+        r = lines.next(60)
+        wall = time.perf_counter() - t0
+        s1, l1 = cpu_seconds(server_pid), cpu_seconds(p.pid) if in_cell else 0.0
+    finally:
+        rc = finish(p)
+    if rc != 0:
+        raise RuntimeError(f"egress-client bulk exited {rc}; launcher log: {logs}")
+    r["cpu"] = {"server": s1 - s0, "launcher": l1 - l0, "client": r["cpu_s"], "wall": wall}
+    return r
+
+
+def hold_connections(a, cmd, logs, how):
+    """Open --conns connections from a cell and keep them; the launcher's threads and memory
+    before, at the thread peak while they open, once all are open and idle, and after closing."""
+    with open(logs, "ab") as log:
+        p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, bufsize=0,
+                             close_fds=True)
+    lines = Lines(p, "egress-client hold")
+    res = {"conns": a.conns, "how": how}
+    try:
+        lines.next(30)  # "ready": the cell is up, no connection yet
+        time.sleep(0.2)
+        res["before"] = task_stats(p.pid)
+        # Sample the launcher's thread count while the connections open (every 2 ms; only
+        # /proc/PID/task is listed, which takes no lock the launcher needs).
+        peak = {"Threads": 0}
+        stop = threading.Event()
+
+        def sample():
+            while not stop.is_set():
+                try:
+                    n = len(os.listdir(f"/proc/{p.pid}/task"))
+                except OSError:
+                    n = 0
+                peak["Threads"] = max(peak["Threads"], n)
+                time.sleep(0.002)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        os.write(p.stdin.fileno(), b"open\n" if how == "sequential" else b"burst\n")
+        opened = lines.next(60)
+        time.sleep(0.2)
+        stop.set()
+        sampler.join()
+        res["open_s"] = opened["s"]
+        res["after"] = task_stats(p.pid)
+        res["peak_during_open"] = peak
+        os.write(p.stdin.fileno(), b"close\n")
+        lines.next(30)
+        time.sleep(0.2)
+        res["after_close"] = task_stats(p.pid)
+    finally:
+        rc = finish(p)
+    if rc != 0:
+        raise RuntimeError(f"egress-client hold exited {rc}; launcher log: {logs}")
+    b, f = res["before"], res["after"]
+    res["kib_per_conn"] = (f["VmRSS"] - b["VmRSS"]) / a.conns
+    print(f"egress hold ({how}): launcher threads {b['Threads']} -> {f['Threads']} "
+          f"(peak {res['peak_during_open']['Threads']}), VmRSS {b['VmRSS']} -> {f['VmRSS']} KiB ({res['kib_per_conn']:.1f} KiB per connection) with "
+          f"{a.conns} connections held", file=sys.stderr)
+    return res
+
+
+# --------------------------------------------------------------------------------------------
 # report
 
 
@@ -542,6 +980,104 @@ def rounds(d, prefix):
 
 def verdict(ok):
     return "**met**" if ok else "**MISSED**"
+
+
+# Held-connection verdicts. "No per-connection thread": the launcher may gain at most this many
+# threads however many connections it holds (a runtime's fixed helpers, not one per connection).
+EGRESS_THREADS_SLACK = 2
+# "Memory flat": less than one page of launcher memory per idle connection (a socket's state is
+# kernel memory; what the launcher itself keeps per connection should be a few hundred bytes).
+EGRESS_FLAT_KIB = 4.0
+
+
+def egress_report(eg, rows):
+    """Section f of the markdown report; appends the terminal table's rows to `rows`."""
+    lines = ["## f. Egress through the cell's proxy", "",
+             f"A server on the host at `{eg['host']}` ({eg['host_addr']}); the client is `{eg['python']}` "
+             "run directly on the host, or in `mcpcell exec --allow-private-host "
+             f"{eg['host']}:PORT --read <bench dir> -- {eg['python']} bench.py egress-client ...`. Right after "
+             f"connecting, every client sends `{eg['hello']}` (1 byte that is neither TLS nor the start of an "
+             "HTTP method), so the proxy relays at once rather than waiting for bytes to inspect.", ""]
+    s = eg.get("setup")
+    if s:
+        dd, mm, add = s["direct"], s["mcpcell"], s["added_median_ms"]
+        lines += ["### Connection set-up", "",
+                  f"{s['n']} sequential connections per run after {s['warmup']} warm-up ones, {s['rounds']} run(s) "
+                  "per way: resolve the name (getaddrinfo), connect, send 1 byte, read the server's 1 byte, close. "
+                  f"The name resolved to {s.get('direct_resolved_to', '?')} on the host and to "
+                  f"{s.get('mcpcell_resolved_to', '?')} (synthetic) in the cell.", "",
+                  "| client | per connection: median | p90 | p99 | resolve (median) | connect → byte → close "
+                  "(median) | added (median) | target ≤ 1 ms |", "|---|---|---|---|---|---|---|---|"]
+        for name, label, x in (("direct", "direct on the host", dd), ("mcpcell", "in a cell, through the proxy", mm)):
+            t = x["total_us"]
+            extra = f"**{add:+.2f} ms** | {verdict(add <= 1.0)}" if name == "mcpcell" else " | "
+            lines.append(f"| {label} | {t['median'] / 1000:.3f} ms | {t['p90'] / 1000:.3f} | {t['p99'] / 1000:.3f} | "
+                         f"{x['resolve_us']['median'] / 1000:.3f} ms | {x['exchange_us']['median'] / 1000:.3f} ms | "
+                         f"{extra} |")
+        lines.append("")
+        rows.append(("egress set-up: direct / mcpcell", f"{dd['total_us']['median'] / 1000:.3f} / "
+                     f"{mm['total_us']['median'] / 1000:.3f} ms", "", ""))
+        rows.append(("egress set-up: added per connection", f"{add:+.2f} ms", "≤ 1 ms",
+                     "met" if add <= 1.0 else "MISSED"))
+    sil = eg.get("silent")
+    if sil:
+        def fmt(r):
+            t = r["first_byte_s"]
+            return f"none in {r['timeout_s']:.0f} s" if t is None else f"{t * 1000:.2f} ms" if t < 1 else f"{t:.3f} s"
+        lines += [f"A client that sends nothing and waits for the server to speak first (SMTP, IMAP, FTP, MySQL "
+                  f"greetings): the server's byte arrived after {fmt(sil['direct'])} directly and after "
+                  f"**{fmt(sil['mcpcell'])}** in a cell.", ""]
+        rows.append(("egress server-speaks-first, silent client: first byte direct / mcpcell",
+                     f"{fmt(sil['direct'])} / {fmt(sil['mcpcell'])}", "", "info"))
+    b = eg.get("bulk")
+    if b:
+        dd, mm, r = b["direct"], b["mcpcell"], b["ratio"]
+        cpu = b["cpu_s_per_gib"]
+        lines += ["### Bulk transfer", "",
+                  f"The server writes {b['mib']} MiB on each connection; the client reads to EOF (1 MiB reads) and "
+                  "times the first byte to the last. One connection per run, direct and cell alternating, "
+                  f"{b['rounds']} rounds. Ratio = median over rounds of (cell MiB/s ÷ direct MiB/s in the same "
+                  "round). CPU = utime+stime of each process over the transfers (/proc/PID/stat; the client's "
+                  "own process_time), per GiB moved.", "",
+                  "| client | median MiB/s (min–max) | CPU s/GiB: server | launcher | client | wall s/GiB | "
+                  "ratio | target ≥ 80% |", "|---|---|---|---|---|---|---|---|"]
+        for name, label, x in (("direct", "direct on the host", dd), ("mcpcell", "in a cell, through the proxy", mm)):
+            c = cpu[name]
+            extra = f"**{r * 100:.1f}%** | {verdict(r >= 0.8)}" if name == "mcpcell" else " | "
+            lines.append(f"| {label} | {x['median']:.0f} ({x['min']:.0f}–{x['max']:.0f}) | {c['server']:.2f} | "
+                         f"{c['launcher']:.2f} | {c['client']:.2f} | {c['wall']:.2f} | {extra} |")
+        lines.append("")
+        rows.append(("egress bulk: direct / mcpcell", f"{dd['median']:.0f} / {mm['median']:.0f} MiB/s", "", ""))
+        rows.append(("egress bulk: ratio", f"{r * 100:.1f}%", "≥ 80%", "met" if r >= 0.8 else "MISSED"))
+        rows.append(("egress bulk: launcher CPU per GiB", f"{cpu['mcpcell']['launcher']:.2f} s "
+                     f"(direct server+client {cpu['direct']['server'] + cpu['direct']['client']:.2f} s)", "", "info"))
+    hold = eg.get("hold")
+    if hold:
+        lines += ["### Held connections: the launcher's threads and memory", "",
+                  "From a cell, open connections and keep them (each after its 1-byte exchange, then idle): "
+                  "**sequential** = each answered before the next opens; **burst** = all connected and greeted "
+                  "first, then every answer read. One cell per way. The launcher's `/proc/PID/status` is read "
+                  "before, once all are open (and 0.2 s idle), and 0.2 s after the client closed them all; its "
+                  "thread count is also sampled every 2 ms while they open.", "",
+                  "| opened | connections | open took | threads: before → peak → held → after close | "
+                  "VmRSS before → held → after close | KiB per connection | no per-connection thread | "
+                  f"memory flat (< {EGRESS_FLAT_KIB:.0f} KiB/conn) |", "|---|---|---|---|---|---|---|---|"]
+        for how, h in hold.items():
+            b0, pk, f, c = h["before"], h["peak_during_open"], h["after"], h["after_close"]
+            extra_threads = max(pk["Threads"], f["Threads"]) - b0["Threads"]
+            ok_t, ok_m = extra_threads <= EGRESS_THREADS_SLACK, h["kib_per_conn"] < EGRESS_FLAT_KIB
+            names = ", ".join(f"{n} × {k}" for k, n in sorted(f.get("thread_names", {}).items()))
+            lines.append(f"| {how} | {h['conns']} | {h['open_s'] * 1000:.0f} ms | {b0['Threads']} → {pk['Threads']} → "
+                         f"{f['Threads']} → {c['Threads']} ({names}) | {b0['VmRSS'] / 1024:.1f} → "
+                         f"{f['VmRSS'] / 1024:.1f} → {c['VmRSS'] / 1024:.1f} MiB | **{h['kib_per_conn']:.1f}** | "
+                         f"{verdict(ok_t)} (+{extra_threads}) | {verdict(ok_m)} |")
+            rows.append((f"egress {h['conns']} held ({how}): launcher threads before / peak",
+                         f"{b0['Threads']} / {pk['Threads']}", f"+≤{EGRESS_THREADS_SLACK}", "met" if ok_t else "MISSED"))
+            rows.append((f"egress {h['conns']} held ({how}): launcher VmRSS before / held",
+                         f"{b0['VmRSS'] / 1024:.1f} / {f['VmRSS'] / 1024:.1f} MiB ({h['kib_per_conn']:.1f} KiB/conn)",
+                         f"<{EGRESS_FLAT_KIB:.0f} KiB", "met" if ok_m else "MISSED"))
+        lines.append("")
+    return lines
 
 
 def cmd_report(a):
@@ -704,6 +1240,12 @@ def cmd_report(a):
     elif mi:
         lines += ["## e. Real MCP server", "", f"Skipped: {mi['skipped']}", ""]
 
+    eg = load(d, "egress.json")
+    if eg and "skipped" not in eg:
+        lines += egress_report(eg, rows)
+    elif eg:
+        lines += ["## f. Egress", "", f"Skipped: {eg['skipped']}", ""]
+
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     with open(a.out, "w") as f:
         f.write("\n".join(lines) + "\n")
@@ -758,12 +1300,39 @@ def main():
     p.add_argument("--gap", type=float, default=0.05)
     p.add_argument("--tmp", required=True)
     p.add_argument("--json", required=True)
+    p = sub.add_parser("egress")
+    p.add_argument("--mcpcell", required=True)
+    p.add_argument("--python", default="/usr/bin/python3", help="the client's interpreter (must be visible in a cell)")
+    p.add_argument("--host", default="allowed.egress.test", help="a name the host resolves to a local address")
+    p.add_argument("--n", type=int, default=500, help="timed connections per set-up run")
+    p.add_argument("--warmup", type=int, default=20)
+    p.add_argument("--setup-rounds", type=int, default=1)
+    p.add_argument("--silent", type=int, default=1, help="1: also time a client that never sends (about 10 s)")
+    p.add_argument("--bulk-mib", type=int, default=256)
+    p.add_argument("--bulk-rounds", type=int, default=5)
+    p.add_argument("--conns", type=int, default=300)
+    p.add_argument("--deadline", type=float, default=120, help="the server's and each client's time limit (s)")
+    p.add_argument("--tmp", required=True)
+    p.add_argument("--json", required=True)
+    p = sub.add_parser("egress-server")
+    p.add_argument("--addr", required=True)
+    p.add_argument("--bulk-mib", type=int, default=256)
+    p.add_argument("--deadline", type=float, default=120)
+    p = sub.add_parser("egress-client")
+    p.add_argument("--mode", required=True, choices=["setup", "silent", "bulk", "hold"])
+    p.add_argument("--host", required=True)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--n", type=int, default=500)
+    p.add_argument("--warmup", type=int, default=20)
+    p.add_argument("--timeout", type=float, default=15, help="per socket operation (s)")
+    p.add_argument("--deadline", type=float, default=60)
     p = sub.add_parser("report")
     p.add_argument("--dir", required=True)
     p.add_argument("--out", required=True)
     a = ap.parse_args()
     {"latency": cmd_latency, "throughput": cmd_throughput, "mcp-init": cmd_mcp_init, "cgroup": cmd_cgroup,
-     "phases": cmd_phases, "report": cmd_report}[a.cmd](a)
+     "phases": cmd_phases, "egress": cmd_egress, "egress-server": egress_server, "egress-client": egress_client,
+     "report": cmd_report}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -212,7 +212,7 @@ async fn relay(mut client: TcpStream, mut upstream: TcpStream, name: String, por
     let (mut upstream_r, mut upstream_w) = upstream.split();
     let denied = {
         let requests = client_side(&name, first, &mut client_r, &mut upstream_w, &mut up);
-        let responses = pump(&mut upstream_r, &mut client_w, &mut down);
+        let responses = splice_pump(&mut upstream_r, &mut client_w, &mut down);
         tokio::pin!(requests, responses);
         tokio::select! {
             verdict = &mut requests => match verdict {
@@ -280,7 +280,8 @@ async fn client_side(
         return Ok(());
     }
     *count += first.len() as u64;
-    pump(from, to, count).await;
+    // Nothing more to inspect on this direction: move bytes in the kernel.
+    splice_pump(from, to, count).await;
     Ok(())
 }
 
@@ -313,6 +314,53 @@ async fn pump_http(
             }
         }
     }
+}
+
+/// Copy one direction with splice(2) through a pipe: the bytes never enter user space. The
+/// pipe exists only while data flows (idle connections hold none). Falls back to `pump` if
+/// a pipe cannot be made (fd limit).
+async fn splice_pump(from: &mut ReadHalf<'_>, to: &mut WriteHalf<'_>, count: &mut u64) {
+    use nix::fcntl::{splice, SpliceFFlags};
+    use tokio::io::Interest;
+    let flags = SpliceFFlags::SPLICE_F_MOVE | SpliceFFlags::SPLICE_F_NONBLOCK;
+    let (src, dst): (&TcpStream, &TcpStream) = (from.as_ref(), to.as_ref());
+    'idle: loop {
+        if from.readable().await.is_err() {
+            break;
+        }
+        let Ok((pipe_r, pipe_w)) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
+        else {
+            return pump(from, to, count).await;
+        };
+        // A bigger pipe means fewer round trips; the kernel caps it (fs.pipe-max-size).
+        let _ = nix::fcntl::fcntl(pipe_w.as_raw_fd(), nix::fcntl::FcntlArg::F_SETPIPE_SZ(1 << 20));
+        loop {
+            let moved = src.try_io(Interest::READABLE, || {
+                splice(src, None, &pipe_w, None, 1 << 20, flags).map_err(std::io::Error::from)
+            });
+            let n = match moved {
+                Ok(0) => break 'idle,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue 'idle,
+                Err(_) => break 'idle,
+            };
+            let mut left = n;
+            while left > 0 {
+                if to.as_ref().writable().await.is_err() {
+                    break 'idle;
+                }
+                match dst.try_io(Interest::WRITABLE, || {
+                    splice(&pipe_r, None, dst, None, left, flags).map_err(std::io::Error::from)
+                }) {
+                    Ok(m) => left -= m,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => break 'idle,
+                }
+            }
+            *count += n as u64;
+        }
+    }
+    let _ = to.shutdown().await;
 }
 
 /// Per-direction buffer while data flows. Idle connections hold none (see `pump`).
