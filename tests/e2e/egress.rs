@@ -1045,3 +1045,26 @@ fn a_server_that_speaks_first_is_relayed_at_once() {
     assert!(started.elapsed() < Duration::from_secs(8), "the greeting waited for the client:{}", out.describe());
     assert_eq!(server.join().expect("server thread"), b"QUIT\r\n", "the client's reply reached the server");
 }
+
+/// netd (the cell's DNS stub and forwarder, pid 2 in the cell) is outside the server's reach:
+/// another Landlock domain (scoped signals) and seccomp (no ptrace). Control: the probe may
+/// signal its own shell (signal 0 checks the permission without any effect), and egress still
+/// works after the attempts.
+#[test]
+fn the_server_cannot_kill_or_trace_netd() {
+    let h = hosts();
+    let c = egress_cell(&h);
+    let script = format!(
+        "{probe} kill 2 9; {probe} ptrace-attach 2; {probe} kill $$ 0; {probe} http-get {ALLOWED} {port} /after",
+        probe = probe().display(),
+        port = h.p()
+    );
+    let out = c.run("/bin/sh", &["-c", &script], None);
+    let stdout = out.stdout();
+    let lines: Vec<&str> = stdout.lines().filter(|l| l.starts_with("ALLOWED") || l.starts_with("DENIED")).collect();
+    assert!(lines.len() >= 4, "expected four verdicts:{}", out.describe());
+    assert!(lines[0].starts_with("DENIED: kill(2, 9)"), "killing netd must be denied:{}", out.describe());
+    assert!(lines[1].starts_with("DENIED"), "ptracing netd must be denied:{}", out.describe());
+    assert!(lines[2].starts_with("ALLOWED"), "control: signalling its own shell works:{}", out.describe());
+    assert!(lines[3].starts_with("ALLOWED"), "egress still works afterwards:{}", out.describe());
+}

@@ -250,10 +250,12 @@ fn cell_init(cx: &ChildContext<'_>) -> ! {
     step("map the user", map_identity(cx.uid, cx.gid));
     step("hostname", nix::unistd::sethostname(&plan.hostname).map_err(|e| e.to_string()));
     step("mounts", mounts::apply(&plan.mounts));
+    // After the go: the launcher has put us in the cell's cgroup, and netd must be in it too
+    // (a v1 cgroup.procs write moves our threads, not children forked before it).
+    step("wait for the launcher", wait_for_go(cx.life_fd));
     if let (Some(allow), Some(control)) = (&plan.egress, cx.egress_fd) {
         step("egress (netd)", start_netd(cx, allow, control));
     }
-    step("wait for the launcher", wait_for_go(cx.life_fd));
 
     // SAFETY: the init is single-threaded; the child only runs the server steps and execs.
     match unsafe { nix::unistd::fork() } {
