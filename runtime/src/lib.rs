@@ -14,6 +14,7 @@ pub mod jail;
 pub mod launch;
 pub mod mcp_client;
 pub mod plan;
+pub mod relay;
 pub mod supervise;
 
 pub use error::RuntimeError;
