@@ -135,6 +135,8 @@ pub fn profile(args: ExecArgs, ctx: &LoadContext) -> Result<Profile> {
         },
         network: Network { egress },
         secrets: Vec::new(),
+        tools: Default::default(),
+        audit: Default::default(),
         limits,
         sandbox: Sandbox {
             backend: match args.backend {

@@ -215,12 +215,16 @@ fn run(profile: &Profile) -> Result<ExitCode> {
         }
     };
     let signals = supervise::block_signals().context("blocking signals")?;
-    let cell = match launch::start(&plan, Stdio::inherit()) {
-        Ok(cell) => cell,
+    let (cell, relay) = match launch::start_serving(&plan) {
+        Ok(started) => started,
         Err(e) => return Ok(refused(&e)),
     };
-    tracing::debug!(profile = %plan.profile, pid = cell.init.as_raw(), "cell started");
+    tracing::debug!(profile = %plan.profile, pid = cell.init.as_raw(), relay = relay.is_some(), "cell started");
     let code = supervise::supervise(cell, signals, plan.shutdown_grace).context("supervising the cell")?;
+    if let Some(relay) = relay {
+        // The server is gone; let its last bytes reach the client.
+        relay.finish(std::time::Duration::from_secs(2));
+    }
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(EXIT_REFUSED)))
 }
 

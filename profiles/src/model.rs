@@ -31,6 +31,10 @@ pub struct Profile {
     pub secrets: Vec<Secret>,
     pub limits: Limits,
     pub sandbox: Sandbox,
+    /// `[tools]`: which tools the client may see and call, and how the relay treats them.
+    pub tools: ToolPolicy,
+    /// `[audit]`: where the relay records what happened.
+    pub audit: Audit,
 }
 
 /// `[server]`: what to run inside the cell.
@@ -162,4 +166,102 @@ pub enum Backend {
     #[default]
     Jail,
     Container,
+}
+
+/// Default for [`ToolPolicy::max_message_bytes`]: 16 MiB.
+pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 16 << 20;
+
+/// `[tools]`: tool policy enforced by the MCP-aware relay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolPolicy {
+    /// The profile sets some `[tools]` key (so the relay inspects, even with default values).
+    pub inspect: bool,
+    /// Globs (`*` any run of characters, `?` one character; nothing else is special).
+    /// Empty = every tool.
+    pub allow: Vec<String>,
+    /// Globs; deny wins over allow.
+    pub deny: Vec<String>,
+    /// What to do with a tool whose description carries hidden-instruction patterns.
+    pub on_poisoned: PoisonAction,
+    /// Largest JSON-RPC message either side may send, in bytes (default 16 MiB; 1 KiB to 1 GiB).
+    pub max_message_bytes: u64,
+}
+
+impl Default for ToolPolicy {
+    fn default() -> Self {
+        ToolPolicy {
+            inspect: false,
+            allow: Vec::new(),
+            deny: Vec::new(),
+            on_poisoned: PoisonAction::Warn,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+        }
+    }
+}
+
+impl ToolPolicy {
+    /// Whether the client may see and call `tool`: it matches no deny glob, and matches an
+    /// allow glob or the allow list is empty.
+    pub fn allows(&self, tool: &str) -> bool {
+        if self.deny.iter().any(|p| glob_match(p, tool)) {
+            return false;
+        }
+        self.allow.is_empty() || self.allow.iter().any(|p| glob_match(p, tool))
+    }
+
+    /// Whether this policy asks for the relay: the profile sets any `[tools]` key, or the
+    /// policy has an allow or deny list or blocks poisoned tools.
+    pub fn is_configured(&self) -> bool {
+        self.inspect || !self.allow.is_empty() || !self.deny.is_empty() || self.on_poisoned == PoisonAction::Block
+    }
+}
+
+/// `[tools] on_poisoned`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PoisonAction {
+    /// Log the finding and pass the (sanitised) tool through.
+    #[default]
+    Warn,
+    /// Hide the tool from the list and refuse calls to it.
+    Block,
+}
+
+/// `[audit]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Audit {
+    /// JSON-lines audit file (absolute or `~/...`, expanded like filesystem paths);
+    /// None = no audit log.
+    pub file: Option<PathBuf>,
+}
+
+/// Glob match over characters (not bytes): `*` matches any run of characters (including
+/// none), `?` exactly one character; every other character matches only itself.
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    let (mut pi, mut ni) = (0, 0);
+    // Position of the last `*` seen and the name position it was tried against.
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        match p.get(pi) {
+            Some('*') => {
+                star = Some((pi, ni));
+                pi += 1;
+            }
+            Some(&c) if c == '?' || c == n[ni] => {
+                pi += 1;
+                ni += 1;
+            }
+            _ => match star {
+                // Let the last `*` swallow one more character and retry.
+                Some((sp, sn)) => {
+                    star = Some((sp, sn + 1));
+                    pi = sp + 1;
+                    ni = sn + 1;
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
 }

@@ -6,13 +6,13 @@ use std::ops::Range;
 use std::path::Path;
 
 use crate::error::{Location, ProfileError};
-use crate::model::{Backend, EgressRule, Origin, PathGrant, SecretSource};
+use crate::model::{Backend, EgressRule, Origin, PathGrant, PoisonAction, SecretSource};
 use crate::paths::expand_path;
 use crate::raw::{parse_document, Key, Node, Raw};
 use crate::size::{format_size, parse_size};
 
 pub(crate) const TOP_KEYS: &[&str] =
-    &["description", "extends", "server", "filesystem", "network", "secrets", "limits", "sandbox"];
+    &["description", "extends", "server", "filesystem", "network", "secrets", "limits", "sandbox", "tools", "audit"];
 pub(crate) const SERVER_KEYS: &[&str] = &["command", "args", "env", "cwd"];
 pub(crate) const FILESYSTEM_KEYS: &[&str] = &["read", "write"];
 pub(crate) const GRANT_KEYS: &[&str] = &["path", "optional"];
@@ -21,8 +21,12 @@ pub(crate) const EGRESS_KEYS: &[&str] = &["host", "port", "allow_private"];
 pub(crate) const SECRET_KEYS: &[&str] = &["source", "env"];
 pub(crate) const LIMITS_KEYS: &[&str] = &["memory", "pids", "cpu_seconds", "file_size", "open_files", "tmpfs_size"];
 pub(crate) const SANDBOX_KEYS: &[&str] = &["backend", "landlock_min_abi", "shutdown_grace_ms"];
+pub(crate) const TOOLS_KEYS: &[&str] = &["allow", "deny", "on_poisoned", "max_message_bytes"];
+pub(crate) const AUDIT_KEYS: &[&str] = &["file"];
 
+const KIB: u64 = 1 << 10;
 const MIB: u64 = 1 << 20;
+const GIB: u64 = 1 << 30;
 const TIB: u64 = 1 << 40;
 /// Accepted ranges, chosen so that a typo (a missing unit, an extra digit) is caught.
 pub(crate) const MEMORY_RANGE: (u64, u64) = (16 * MIB, TIB);
@@ -36,6 +40,7 @@ pub(crate) const OPEN_FILES_RANGE: (u64, u64) = (16, 1_048_576);
 pub(crate) const CPU_SECONDS_RANGE: (u64, u64) = (1, 31_536_000);
 pub(crate) const LANDLOCK_ABI_MAX: u64 = 7;
 pub(crate) const GRACE_MS_MAX: u64 = 600_000;
+pub(crate) const MAX_MESSAGE_RANGE: (u64, u64) = (KIB, GIB);
 
 /// A value together with where it was written.
 #[derive(Debug, Clone)]
@@ -84,6 +89,11 @@ pub(crate) struct Layer {
     pub backend: Option<Backend>,
     pub landlock_min_abi: Option<u8>,
     pub shutdown_grace_ms: Option<u64>,
+    pub tools_allow: Option<Vec<At<String>>>,
+    pub tools_deny: Option<Vec<At<String>>>,
+    pub on_poisoned: Option<PoisonAction>,
+    pub max_message_bytes: Option<u64>,
+    pub audit_file: Option<At<Grant>>,
 }
 
 /// The display name used in locations: the path, `builtin:NAME` or `<exec>`.
@@ -130,6 +140,11 @@ pub(crate) fn parse_layer(text: &str, origin: Origin, home: &Path) -> Result<Lay
             backend: None,
             landlock_min_abi: None,
             shutdown_grace_ms: None,
+            tools_allow: None,
+            tools_deny: None,
+            on_poisoned: None,
+            max_message_bytes: None,
+            audit_file: None,
         },
     };
     p.top(&doc)?;
@@ -322,6 +337,8 @@ impl Parser<'_> {
                 "secrets" => self.secrets(value)?,
                 "limits" => self.limits(value)?,
                 "sandbox" => self.sandbox(value)?,
+                "tools" => self.tools(value)?,
+                "audit" => self.audit(value)?,
                 _ => return Err(self.src.unknown(key, value, "at the top level", TOP_KEYS)),
             }
         }
@@ -593,6 +610,88 @@ impl Parser<'_> {
         }
         Ok(())
     }
+}
+
+impl Parser<'_> {
+    fn tools(&mut self, value: &Node) -> Result<(), ProfileError> {
+        let src = &self.src;
+        let l = &mut self.layer;
+        for (key, v) in src.table("tools", value)? {
+            match key.name.as_str() {
+                "allow" => l.tools_allow = Some(globs(src, "tools.allow", v)?),
+                "deny" => l.tools_deny = Some(globs(src, "tools.deny", v)?),
+                "on_poisoned" => {
+                    l.on_poisoned = Some(match src.string("tools.on_poisoned", v)?.as_str() {
+                        "warn" => PoisonAction::Warn,
+                        "block" => PoisonAction::Block,
+                        other => {
+                            return Err(src.err(
+                                v.span(),
+                                format!("tools.on_poisoned \"{other}\" is not an action; use \"warn\" or \"block\""),
+                            ));
+                        }
+                    });
+                }
+                "max_message_bytes" => {
+                    l.max_message_bytes = Some(src.size("tools.max_message_bytes", v, MAX_MESSAGE_RANGE)?);
+                }
+                _ => return Err(src.unknown(key, v, "in [tools]", TOOLS_KEYS)),
+            }
+        }
+        Ok(())
+    }
+
+    fn audit(&mut self, value: &Node) -> Result<(), ProfileError> {
+        let src = &self.src;
+        for (key, v) in src.table("audit", value)? {
+            match key.name.as_str() {
+                "file" => {
+                    let written = src.string("audit.file", v)?;
+                    let path = expand_path(&written, self.home)
+                        .map_err(|why| src.err(v.span(), format!("audit.file: {why}")))?;
+                    if path == Path::new("/") || path == self.home || written.ends_with('/') {
+                        return Err(src.err(
+                            v.span(),
+                            "audit.file names a directory; name a file, like \"~/.local/state/mcpcell/audit.jsonl\"",
+                        ));
+                    }
+                    let grant = Grant { grant: PathGrant { path, optional: false }, written };
+                    self.layer.audit_file = Some(At { value: grant, at: src.loc(v.span()) });
+                }
+                _ => return Err(src.unknown(key, v, "in [audit]", AUDIT_KEYS)),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An array of tool-name globs: non-empty strings without control or invisible characters.
+fn globs(src: &Src<'_>, what: &str, value: &Node) -> Result<Vec<At<String>>, ProfileError> {
+    let mut out = Vec::new();
+    for (i, item) in src.array(what, value)?.iter().enumerate() {
+        let pattern = src.string(&format!("{what}[{i}]"), item)?;
+        if pattern.is_empty() {
+            return Err(
+                src.err(item.span(), format!("{what}[{i}] is empty; write a tool name or a glob like \"read_*\""))
+            );
+        }
+        if let Some(c) = pattern.chars().find(|&c| c.is_control() || is_invisible(c)) {
+            return Err(src.err(
+                item.span(),
+                format!(
+                    "{what}[{i}] contains the control or invisible character U+{:04X}; tool names and globs are printable text",
+                    u32::from(c)
+                ),
+            ));
+        }
+        out.push(At { value: pattern, at: src.loc(item.span()) });
+    }
+    Ok(out)
+}
+
+/// Zero-width, bidi-control and other format characters that render as nothing.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}')
 }
 
 /// `[A-Za-z_][A-Za-z0-9_]*`.

@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 
 use crate::catalogue::{builtin, builtin_names};
 use crate::error::{Location, ProfileError};
-use crate::model::{EgressRule, Filesystem, Limits, Network, Origin, Profile, Sandbox, Secret, SecretDelivery, Server};
+use crate::model::{
+    Audit, EgressRule, Filesystem, Limits, Network, Origin, Profile, Sandbox, Secret, SecretDelivery, Server,
+    ToolPolicy,
+};
 use crate::parse::{is_env_name, parse_layer, source_name, At, Grant, Layer, SecretLayer};
 use crate::LoadContext;
 
@@ -191,6 +194,11 @@ fn merge(parent: Layer, child: Layer) -> Layer {
         backend: child.backend.or(parent.backend),
         landlock_min_abi: child.landlock_min_abi.or(parent.landlock_min_abi),
         shutdown_grace_ms: child.shutdown_grace_ms.or(parent.shutdown_grace_ms),
+        tools_allow: child.tools_allow.or(parent.tools_allow),
+        tools_deny: child.tools_deny.or(parent.tools_deny),
+        on_poisoned: child.on_poisoned.or(parent.on_poisoned),
+        max_message_bytes: child.max_message_bytes.or(parent.max_message_bytes),
+        audit_file: child.audit_file.or(parent.audit_file),
     }
 }
 
@@ -290,6 +298,31 @@ fn finish(l: Layer, extends: Vec<Origin>, ctx: &LoadContext) -> Result<Profile, 
         }
     }
 
+    // Any [tools] key, here or in an ancestor, asks for the relay (even on_poisoned = "warn",
+    // the default value: writing it down means "inspect").
+    let inspect =
+        l.tools_allow.is_some() || l.tools_deny.is_some() || l.on_poisoned.is_some() || l.max_message_bytes.is_some();
+    let allow = l.tools_allow.unwrap_or_default();
+    let deny = l.tools_deny.unwrap_or_default();
+    if let Some(d) = deny.iter().find(|d| allow.iter().any(|a| a.value == d.value)) {
+        return Err(ProfileError::invalid(
+            d.at.clone(),
+            format!(
+                "tool pattern \"{}\" is both allowed and denied; remove it from [tools] allow or deny (deny wins, so allowing it has no effect)",
+                d.value
+            ),
+        ));
+    }
+    let tool_defaults = ToolPolicy::default();
+    let tools = ToolPolicy {
+        inspect,
+        allow: allow.into_iter().map(|a| a.value).collect(),
+        deny: deny.into_iter().map(|d| d.value).collect(),
+        on_poisoned: l.on_poisoned.unwrap_or(tool_defaults.on_poisoned),
+        max_message_bytes: l.max_message_bytes.unwrap_or(tool_defaults.max_message_bytes),
+    };
+    let audit = Audit { file: l.audit_file.map(|f| f.value.grant.path) };
+
     let defaults = Limits::default();
     let sandbox_defaults = Sandbox::default();
     let name = match &l.origin {
@@ -327,6 +360,8 @@ fn finish(l: Layer, extends: Vec<Origin>, ctx: &LoadContext) -> Result<Profile, 
             landlock_min_abi: l.landlock_min_abi.unwrap_or(sandbox_defaults.landlock_min_abi),
             shutdown_grace_ms: l.shutdown_grace_ms.unwrap_or(sandbox_defaults.shutdown_grace_ms),
         },
+        tools,
+        audit,
     })
 }
 

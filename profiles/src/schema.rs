@@ -112,6 +112,25 @@ pub fn json_schema() -> Value {
                     "landlock_min_abi": { "type": "integer", "minimum": 0, "maximum": 7, "default": 1, "description": "Minimum Landlock ABI the host must offer; 0 makes Landlock optional." },
                     "shutdown_grace_ms": { "type": "integer", "minimum": 0, "maximum": 600000, "default": 2000, "description": "Milliseconds between shutdown escalation steps (EOF, SIGTERM, SIGKILL)." }
                 }
+            },
+            "tools": {
+                "type": "object",
+                "description": "Tool policy, enforced by mcpcell's MCP-aware relay. Configuring it (or [audit]) makes mcpcell relay stdio through the relay instead of handing the server the client's pipes.",
+                "additionalProperties": false,
+                "properties": {
+                    "allow": { "type": "array", "items": { "$ref": "#/$defs/toolGlob" }, "description": "Tools the client may see and call (names or globs). Empty or absent: every tool. Replaces the extended profile's list." },
+                    "deny": { "type": "array", "items": { "$ref": "#/$defs/toolGlob" }, "description": "Tools hidden from the client and refused (names or globs). Deny wins over allow. Replaces the extended profile's list." },
+                    "on_poisoned": { "enum": ["warn", "block"], "default": "warn", "description": "What to do with a tool whose description carries hidden-instruction patterns: log it, or hide and refuse it." },
+                    "max_message_bytes": { "$ref": "#/$defs/size", "default": "16MiB", "description": "Largest JSON-RPC message either side may send (1KiB to 1GiB)." }
+                }
+            },
+            "audit": {
+                "type": "object",
+                "description": "Audit trail written by mcpcell's MCP-aware relay.",
+                "additionalProperties": false,
+                "properties": {
+                    "file": { "$ref": "#/$defs/hostPath", "description": "JSON-lines audit file (absolute or ~/...). Absent: no audit log." }
+                }
             }
         },
         "$defs": {
@@ -119,6 +138,7 @@ pub fn json_schema() -> Value {
             "pathGrant": path_grant,
             "egressHost": { "type": "string", "pattern": "^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\\.?(:[0-9]{1,5})?$" },
             "egressEntry": egress_entry,
+            "toolGlob": { "type": "string", "minLength": 1, "pattern": "^[^\\u0000-\\u001F\\u007F-\\u009F]+$", "description": "A tool name or glob: `*` matches any run of characters, `?` one character; nothing else is special." },
             "envName": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" },
             "size": {
                 "oneOf": [

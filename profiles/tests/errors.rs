@@ -26,7 +26,7 @@ fn with_cmd(rest: &str) -> String {
 fn unknown_top_level_key() {
     assert_eq!(
         error("description = \"x\"\nsever = 1\n"),
-        "p.toml:2:1: unknown key \"sever\" at the top level; expected one of: description, extends, server, filesystem, network, secrets, limits, sandbox"
+        "p.toml:2:1: unknown key \"sever\" at the top level; expected one of: description, extends, server, filesystem, network, secrets, limits, sandbox, tools, audit"
     );
 }
 

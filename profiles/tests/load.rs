@@ -5,8 +5,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use mcpcell_profiles::{
-    builtins, json_schema, load, parse_size, parse_str, Backend, EgressRule, HostPattern, Limits, LoadContext, Origin,
-    PathGrant, Profile, ProfileError, Sandbox, SecretDelivery, SecretSource,
+    builtins, json_schema, load, parse_size, parse_str, Audit, Backend, EgressRule, HostPattern, Limits, LoadContext,
+    Origin, PathGrant, PoisonAction, Profile, ProfileError, Sandbox, SecretDelivery, SecretSource, ToolPolicy,
 };
 
 fn ctx() -> LoadContext {
@@ -66,6 +66,14 @@ fn minimal_profile_gets_defaults() {
                 tmpfs_bytes: 256 << 20,
             },
             sandbox: Sandbox { backend: Backend::Jail, landlock_min_abi: 1, shutdown_grace_ms: 2000 },
+            tools: ToolPolicy {
+                inspect: false,
+                allow: vec![],
+                deny: vec![],
+                on_poisoned: PoisonAction::Warn,
+                max_message_bytes: 16 << 20
+            },
+            audit: Audit { file: None },
         }
     );
 }
@@ -536,10 +544,12 @@ fn json_schema_mentions_every_table() {
     assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
     let props = schema["properties"].as_object().unwrap();
     let keys: Vec<&str> = props.keys().map(String::as_str).collect();
-    for key in ["description", "extends", "server", "filesystem", "network", "secrets", "limits", "sandbox"] {
+    for key in
+        ["description", "extends", "server", "filesystem", "network", "secrets", "limits", "sandbox", "tools", "audit"]
+    {
         assert!(keys.contains(&key), "schema lacks {key}");
     }
-    assert_eq!(keys.len(), 8);
+    assert_eq!(keys.len(), 10);
     assert_eq!(schema["additionalProperties"], false);
 }
 

@@ -131,6 +131,32 @@ pub fn explain(profile: &Profile, plan: &Result<CellPlan, RuntimeError>, host: &
     };
     sections.push(("Secrets (values never shown)".into(), secrets));
 
+    let t = &profile.tools;
+    let relay = if t.is_configured() || profile.audit.file.is_some() {
+        let mut lines = vec!["stdio goes through mcpcell's MCP-aware relay (not straight to the server)".to_string()];
+        if !t.allow.is_empty() {
+            lines.push(format!("tools allowed: {}", t.allow.join(", ")));
+        }
+        if !t.deny.is_empty() {
+            lines.push(format!("tools denied (hidden from tools/list, calls refused): {}", t.deny.join(", ")));
+        }
+        lines.push(format!(
+            "tool descriptions: hidden characters stripped; hidden-instruction patterns {}",
+            match t.on_poisoned {
+                mcpcell_profiles::PoisonAction::Warn => "logged (warn)",
+                mcpcell_profiles::PoisonAction::Block => "hide the tool (block)",
+            }
+        ));
+        lines.push(format!("largest message: {}", human_bytes(t.max_message_bytes)));
+        if let Some(file) = &profile.audit.file {
+            lines.push(format!("audit log (JSON lines, argument digests only): {}", file.display()));
+        }
+        lines
+    } else {
+        vec!["none: the server gets the client's stdio directly (byte-transparent, zero-copy)".into()]
+    };
+    sections.push(("MCP inspection".into(), relay));
+
     let l = &profile.limits;
     sections.push((
         "Limits".into(),

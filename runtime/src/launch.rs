@@ -4,7 +4,9 @@
 use crate::error::RuntimeError;
 use crate::jail::{self, Cell, CgroupHost, SpawnError, Stdio};
 use crate::plan::{self, CellPlan, Identity};
+use crate::relay::session::RelaySession;
 use mcpcell_profiles::Profile;
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::path::PathBuf;
 
 /// The invoking user, as the cell will present it.
@@ -55,4 +57,31 @@ pub fn start(plan: &CellPlan, stdio: Stdio) -> Result<Cell, SpawnError> {
         }
     }
     Ok(cell)
+}
+
+/// Start the cell and, when the plan asks for MCP inspection, the relay between our stdio and
+/// the server's; otherwise the server gets our stdio fds directly (zero-copy).
+pub fn start_serving(plan: &CellPlan) -> Result<(Cell, Option<RelaySession>), SpawnError> {
+    let Some(relay_plan) = &plan.relay else { return Ok((start(plan, Stdio::inherit())?, None)) };
+    let refused = |what: &str, e: std::io::Error| SpawnError::Refused(RuntimeError::io(what, e));
+    let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| refused("relay pipe", e.into()));
+    let (to_server_r, to_server_w) = pipe()?;
+    let (from_server_r, from_server_w) = pipe()?;
+    let cell = start(plan, Stdio { fds: Some([to_server_r.as_raw_fd(), from_server_w.as_raw_fd(), 2]) })?;
+    drop((to_server_r, from_server_w));
+    let dup = |fd: i32| {
+        nix::unistd::dup(fd)
+            // SAFETY: dup returned a fresh fd that nothing else owns.
+            .map(|raw| unsafe { std::fs::File::from_raw_fd(raw) })
+            .map_err(|e| refused("duplicating stdio for the relay", e.into()))
+    };
+    let session = crate::relay::session::start(
+        relay_plan.clone(),
+        dup(0)?,
+        dup(1)?,
+        std::fs::File::from(to_server_w),
+        std::fs::File::from(from_server_r),
+    )
+    .map_err(|e| refused("starting the relay", e))?;
+    Ok((cell, Some(session)))
 }

@@ -5,7 +5,7 @@ Python MCP SDK, perform a list of tool calls, and print one JSON report on stdou
 usage: filesystem_client.py MCPCELL PROFILE CALLS_JSON
 
 CALLS_JSON is a JSON list of {"name": label, "tool": tool_name, "arguments": {...}}. The report is
-{"sdk": version, "tools": [names], "calls": {label: {"is_error": bool, "text": str}}}; a call that
+{"sdk": version, "tools": [names], "descriptions": {name: description}, "calls": {label: {"is_error": bool, "text": str}}}; a call that
 raises (protocol-level error) is reported with is_error true and the exception text.
 
 The test (tests/e2e/real_server.rs) makes the assertions; this script only talks MCP.
@@ -40,13 +40,14 @@ def result_text(res) -> str:
 
 async def main(mcpcell: str, profile: str, calls: list) -> dict:
     params = StdioServerParameters(command=mcpcell, args=["run", profile], env=dict(os.environ))
-    report = {"sdk": version("mcp"), "tools": [], "calls": {}}
+    report = {"sdk": version("mcp"), "tools": [], "descriptions": {}, "calls": {}}
     with anyio.fail_after(120):
         async with stdio_client(params) as (read, write):
             async with ClientSession(read, write) as session:
                 await session.initialize()
                 tools = await session.list_tools()
                 report["tools"] = sorted(t.name for t in tools.tools)
+                report["descriptions"] = {t.name: t.description for t in tools.tools}
                 for call in calls:
                     try:
                         res = await session.call_tool(call["tool"], call["arguments"])

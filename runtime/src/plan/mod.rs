@@ -35,6 +35,9 @@ pub struct CellPlan {
     pub limits: LimitsPlan,
     /// Present when the profile declares egress: the allowlist both sides of the cell enforce.
     pub egress: Option<crate::egress::EgressAllowlist>,
+    /// Present when the profile asks for MCP inspection ([tools] or [audit]): stdio then goes
+    /// through the relay instead of straight to the server.
+    pub relay: Option<crate::relay::session::RelayPlan>,
     pub shutdown_grace: Duration,
 }
 
@@ -137,6 +140,13 @@ pub fn plan(profile: &Profile, host: &ResolvedHost) -> Result<CellPlan, RuntimeE
         limits: plan_limits(profile),
         mounts,
         egress,
+        relay: (profile.tools.is_configured() || profile.audit.file.is_some()).then(|| {
+            crate::relay::session::RelayPlan {
+                profile: profile.name.clone(),
+                policy: profile.tools.clone(),
+                audit_file: profile.audit.file.clone(),
+            }
+        }),
         shutdown_grace: Duration::from_millis(profile.sandbox.shutdown_grace_ms),
     })
 }

@@ -9,3 +9,4 @@ pub mod frame;
 pub mod message;
 pub mod pin;
 pub mod poison;
+pub mod session;
