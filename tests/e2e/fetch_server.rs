@@ -18,7 +18,6 @@ use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, TcpListener, ToSocketAddrs};
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -111,16 +110,7 @@ fn fetch_server_reaches_only_the_granted_host() {
         {"name": "other", "tool": "fetch", "arguments": {"url": url(OTHER, "/through-mcp"), "raw": true}},
         {"name": "raw_ip", "tool": "fetch", "arguments": {"url": format!("http://127.0.0.2:{port}/raw-ip"), "raw": true}},
     ]);
-    let mut cmd = Command::new(python());
-    cmd.arg(tests_dir().join("clients/filesystem_client.py"))
-        .arg(mcpcell())
-        .arg(&profile)
-        .arg(calls.to_string())
-        .env("HOME", &home);
-    let out = run_cmd(cmd, None, Duration::from_secs(180));
-    assert_code(&out, 0, "the Python MCP client session with mcp-server-fetch through `mcpcell run`");
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("the client's report is not JSON ({e}):{}", out.describe()));
+    let (report, out) = mcp_session(&profile, &calls, Some(&home));
     let ctx = out.describe();
     let call = |name: &str| -> (bool, String) {
         let c = &report["calls"][name];

@@ -6,16 +6,9 @@ mod common;
 
 use common::*;
 use serde_json::{json, Value};
-use std::process::Command;
-use std::time::Duration;
 
 fn run_client(profile: &std::path::Path, calls: &Value) -> Value {
-    let mut cmd = Command::new(python());
-    cmd.arg(tests_dir().join("clients/filesystem_client.py")).arg(mcpcell()).arg(profile).arg(calls.to_string());
-    let out = run_cmd(cmd, None, Duration::from_secs(180));
-    assert_code(&out, 0, "the Python MCP client session through `mcpcell run`");
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("the client's report is not JSON ({e}):{}", out.describe()))
+    mcp_session(profile, calls, None).0
 }
 
 fn audit_events(path: &std::path::Path) -> Vec<Value> {

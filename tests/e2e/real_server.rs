@@ -7,7 +7,6 @@ mod common;
 
 use common::*;
 use serde_json::{json, Value};
-use std::process::Command;
 use std::time::Duration;
 
 const GRANTED_TEXT: &str = "hello from the granted directory\n";
@@ -37,17 +36,7 @@ fn fixture(server_toml: &str) -> Fixture {
 const FILESYSTEM_SERVER: &str = "[server]\ncommand = \"mcp-server-filesystem\"\nargs = [\"/\"]\n";
 
 fn run_client(fx: &Fixture, calls: &Value) -> (Value, Out) {
-    let mut cmd = Command::new(python());
-    cmd.arg(tests_dir().join("clients/filesystem_client.py"))
-        .arg(mcpcell())
-        .arg(&fx.profile)
-        .arg(calls.to_string())
-        .env("HOME", &fx.home);
-    let out = run_cmd(cmd, None, Duration::from_secs(180));
-    assert_code(&out, 0, "the Python MCP client session through `mcpcell run`");
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("the client's report is not JSON ({e}):{}", out.describe()));
-    (report, out)
+    mcp_session(&fx.profile, calls, Some(&fx.home))
 }
 
 #[test]

@@ -141,33 +141,42 @@ fn id_json(id: &Id) -> Value {
     }
 }
 
-fn to_server(s: &Shared, mut client_in: File, mut server_in: File) {
-    let mut framer = LineFramer::new(s.max());
+fn to_server(s: &Shared, client_in: File, mut server_in: File) {
+    for_each_frame(client_in, s.max(), |frame| {
+        let forward = match frame {
+            Frame::Oversized { len } => {
+                tracing::warn!(len, "relay: client message over the size limit, refused");
+                let msg = format!("message of {len} bytes is over mcpcell's limit of {} bytes", s.max());
+                s.send_client(&message::error_response(None, message::INVALID_REQUEST, &msg));
+                None
+            }
+            Frame::Line(line) => check_request(s, line),
+        };
+        match forward {
+            Some(line) => server_in.write_all(&line).and_then(|()| server_in.write_all(b"\n")).is_ok(),
+            None => true,
+        }
+    });
+    // Dropping server_in here: the server sees EOF.
+}
+
+/// Read `from` to EOF, frame it, and hand each frame to `f` until it returns false.
+fn for_each_frame(mut from: File, max: usize, mut f: impl FnMut(Frame) -> bool) {
+    let mut framer = LineFramer::new(max);
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = match client_in.read(&mut buf) {
+        let n = match from.read(&mut buf) {
             Ok(0) | Err(_) => 0,
             Ok(n) => n,
         };
         let frames = if n == 0 { framer.finish().into_iter().collect() } else { framer.push(&buf[..n]) };
         for frame in frames {
-            let forward = match frame {
-                Frame::Oversized { len } => {
-                    tracing::warn!(len, "relay: client message over the size limit, refused");
-                    let msg = format!("message of {len} bytes is over mcpcell's limit of {} bytes", s.max());
-                    s.send_client(&message::error_response(None, message::INVALID_REQUEST, &msg));
-                    None
-                }
-                Frame::Line(line) => check_request(s, line),
-            };
-            if let Some(line) = forward {
-                if server_in.write_all(&line).and_then(|()| server_in.write_all(b"\n")).is_err() {
-                    return;
-                }
+            if !f(frame) {
+                return;
             }
         }
         if n == 0 {
-            return; // dropping server_in: the server sees EOF
+            return;
         }
     }
 }
@@ -216,34 +225,16 @@ fn check_request(s: &Shared, line: Vec<u8>) -> Option<Vec<u8>> {
     }
 }
 
-fn to_client(s: &Shared, mut server_out: File) {
-    let mut framer = LineFramer::new(s.max());
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = match server_out.read(&mut buf) {
-            Ok(0) | Err(_) => 0,
-            Ok(n) => n,
-        };
-        let frames = if n == 0 { framer.finish().into_iter().collect() } else { framer.push(&buf[..n]) };
-        for frame in frames {
-            let line = match frame {
-                Frame::Oversized { len } => {
-                    tracing::warn!(len, "relay: server message over the size limit, dropped");
-                    s.event(json!({ "event": "oversized", "from": "server", "bytes": len }));
-                    continue;
-                }
-                Frame::Line(line) => line,
-            };
-            let out = check_response(s, line);
-            if !s.send_client(&out) {
-                return;
-            }
+fn to_client(s: &Shared, server_out: File) {
+    for_each_frame(server_out, s.max(), |frame| match frame {
+        Frame::Oversized { len } => {
+            tracing::warn!(len, "relay: server message over the size limit, dropped");
+            s.event(json!({ "event": "oversized", "from": "server", "bytes": len }));
+            true
         }
-        if n == 0 {
-            s.event(json!({ "event": "session_stop" }));
-            return;
-        }
-    }
+        Frame::Line(line) => s.send_client(&check_response(s, line)),
+    });
+    s.event(json!({ "event": "session_stop" }));
 }
 
 /// A server frame as it goes to the client (rewritten only for a filtered `tools/list`).

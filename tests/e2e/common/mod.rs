@@ -468,3 +468,19 @@ pub fn mcpcell_cmd(args: &[&str]) -> Command {
 pub fn mcpcell_run(args: &[&str]) -> Out {
     run_cmd(mcpcell_cmd(args), None, CELL_TIMEOUT)
 }
+
+/// One MCP session through `mcpcell run PROFILE`, driven by the real Python MCP SDK
+/// (tests/clients/filesystem_client.py: initialize, list tools, make `calls`), with the
+/// launcher's HOME set to `home` when given. Returns the client's JSON report and the output.
+pub fn mcp_session(profile: &Path, calls: &serde_json::Value, home: Option<&Path>) -> (serde_json::Value, Out) {
+    let mut cmd = Command::new(python());
+    cmd.arg(tests_dir().join("clients/filesystem_client.py")).arg(mcpcell()).arg(profile).arg(calls.to_string());
+    if let Some(home) = home {
+        cmd.env("HOME", home);
+    }
+    let out = run_cmd(cmd, None, Duration::from_secs(180));
+    assert_code(&out, 0, "the Python MCP client session through `mcpcell run`");
+    let report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("the client's report is not JSON ({e}):{}", out.describe()));
+    (report, out)
+}
