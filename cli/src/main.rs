@@ -6,8 +6,10 @@ mod adhoc;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use mcpcell_profiles::{LoadContext, Profile};
-use mcpcell_runtime::jail::{SpawnError, Stdio};
+use mcpcell_runtime::jail::SpawnError;
+use mcpcell_runtime::mcp_client::ToolInfo;
 use mcpcell_runtime::{explain, host, launch, supervise};
+use serde_json::Value;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -85,6 +87,22 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Pin the server's tools: start it in its cell, list its tools, and write the lockfile
+    /// (next to a profile file as NAME.lock.json; for a built-in, under
+    /// ~/.config/mcpcell/locks). From then on `run` refuses tools that are new or changed
+    /// (rug pulls) unless the profile says `[tools] pins = "warn"`. Re-pinning is this command.
+    Lock {
+        profile: String,
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
+    /// Show what changed in the server's tools since they were pinned: `+` new, `-` removed,
+    /// `~` changed (with the fields). Exit 0 when nothing changed, 1 when something did.
+    Diff {
+        profile: String,
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
     /// What this host supports (Landlock, user namespaces, seccomp, cgroups) and which
     /// backend `run` would use.
     Doctor {
@@ -149,6 +167,8 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Tools { profile, timeout, json } => tools(&load(&profile)?, Duration::from_secs(timeout), json),
+        Command::Lock { profile, timeout } => lock(&load(&profile)?, Duration::from_secs(timeout)),
+        Command::Diff { profile, timeout } => diff(&profile, &load(&profile)?, Duration::from_secs(timeout)),
         Command::Doctor { json } => doctor(json),
         Command::Profiles { action: None } => {
             for b in mcpcell_profiles::builtins() {
@@ -233,26 +253,21 @@ fn refused(e: &SpawnError) -> ExitCode {
     ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(EXIT_REFUSED))
 }
 
-fn tools(profile: &Profile, timeout: Duration, json: bool) -> Result<ExitCode> {
-    use std::os::fd::AsRawFd;
+/// Start the server in its cell and list its tools; an error exit code when it cannot start.
+fn list_tools(profile: &Profile, timeout: Duration) -> Result<Result<(Value, Vec<ToolInfo>), ExitCode>> {
     let plan = launch::prepare(profile)?;
-    let (to_server_r, to_server_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-    let (from_server_r, from_server_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-    let stdio = Stdio { fds: Some([to_server_r.as_raw_fd(), from_server_w.as_raw_fd(), 2]) };
-    let cell = match launch::start(&plan, stdio) {
-        Ok(cell) => cell,
-        Err(e) => return Ok(refused(&e)),
+    match launch::list_server_tools(&plan, timeout) {
+        Ok(listed) => Ok(Ok(listed)),
+        Err(launch::ListToolsError::Spawn(e)) => Ok(Err(refused(&e))),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("MCP handshake with profile {}", plan.profile))),
+    }
+}
+
+fn tools(profile: &Profile, timeout: Duration, json: bool) -> Result<ExitCode> {
+    let (init, tools) = match list_tools(profile, timeout)? {
+        Ok(listed) => listed,
+        Err(code) => return Ok(code),
     };
-    drop((to_server_r, from_server_w));
-    let mut session = mcpcell_runtime::mcp_client::McpSession::new(
-        std::fs::File::from(to_server_w),
-        std::fs::File::from(from_server_r),
-        timeout,
-    );
-    let result = session.initialize().and_then(|init| Ok((init, session.list_tools()?)));
-    drop(session);
-    cell.terminate(plan.shutdown_grace);
-    let (init, tools) = result.with_context(|| format!("MCP handshake with profile {}", plan.profile))?;
     if json {
         let list: Vec<_> =
             tools.iter().map(|t| serde_json::json!({"name": t.name, "description": t.description})).collect();
@@ -261,7 +276,7 @@ fn tools(profile: &Profile, timeout: Duration, json: bool) -> Result<ExitCode> {
     }
     let server = init.pointer("/serverInfo/name").and_then(|v| v.as_str()).unwrap_or("?");
     let version = init.pointer("/serverInfo/version").and_then(|v| v.as_str()).unwrap_or("?");
-    println!("{server} {version} in a cell (profile {}): {} tools", plan.profile, tools.len());
+    println!("{server} {version} in a cell (profile {}): {} tools", profile.name, tools.len());
     let width = tools.iter().map(|t| t.name.len()).max().unwrap_or(4).max(4);
     println!("{:<width$}  DESCRIPTION", "TOOL");
     for t in &tools {
@@ -270,6 +285,45 @@ fn tools(profile: &Profile, timeout: Duration, json: bool) -> Result<ExitCode> {
         println!("{:<width$}  {short}{}", t.name, if first.chars().count() > 100 { "…" } else { "" });
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn lock(profile: &Profile, timeout: Duration) -> Result<ExitCode> {
+    let (init, tools) = match list_tools(profile, timeout)? {
+        Ok(listed) => listed,
+        Err(code) => return Ok(code),
+    };
+    let raw: Vec<Value> = tools.into_iter().map(|t| t.raw).collect();
+    let lockfile = mcpcell_runtime::relay::lock::lock_from_tools(&init, &raw);
+    let path = launch::prepare(profile)?.lock_path;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(&path, lockfile.to_pretty_json()).with_context(|| format!("writing {}", path.display()))?;
+    println!("pinned {} tools to {}", lockfile.tools.len(), path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn diff(spec: &str, profile: &Profile, timeout: Duration) -> Result<ExitCode> {
+    let path = launch::prepare(profile)?.lock_path;
+    let Some(lockfile) = mcpcell_profiles::Lockfile::read(&path)? else {
+        eprintln!("mcpcell: error: no lockfile at {}; pin the tools first with `mcpcell lock {spec}`", path.display());
+        return Ok(ExitCode::from(2));
+    };
+    let (_init, tools) = match list_tools(profile, timeout)? {
+        Ok(listed) => listed,
+        Err(code) => return Ok(code),
+    };
+    let raw: Vec<Value> = tools.into_iter().map(|t| t.raw).collect();
+    let changes = mcpcell_runtime::relay::lock::report_changes(&lockfile, &raw);
+    if changes.is_empty() {
+        println!("no changes since {}", path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("changes since {} (re-pin with `mcpcell lock {spec}` once reviewed):", path.display());
+    for line in changes {
+        println!("{line}");
+    }
+    Ok(ExitCode::from(1))
 }
 
 fn doctor(json: bool) -> Result<ExitCode> {

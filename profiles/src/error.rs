@@ -58,6 +58,10 @@ pub enum ProfileError {
     #[error("{}: cannot read profile: {source}; check the path and its permissions", path.display())]
     Io { path: PathBuf, source: std::io::Error },
 
+    /// A lockfile exists but could not be read.
+    #[error("{}: cannot read lockfile: {source}; check its permissions, or delete it and re-create it with `mcpcell lock PROFILE`", path.display())]
+    LockfileIo { path: PathBuf, source: std::io::Error },
+
     /// `load(spec)` found no file, installed profile or built-in of that name.
     #[error(
         "no profile named \"{spec}\": not a file, not installed{}, not built in; use a path to a .toml file or one of the built-in profiles: {}",
@@ -80,7 +84,7 @@ impl ProfileError {
     pub fn location(&self) -> Option<&Location> {
         match self {
             ProfileError::Invalid { location, .. } | ProfileError::ExtendsCycle { location, .. } => Some(location),
-            ProfileError::Io { .. } | ProfileError::NotFound { .. } => None,
+            ProfileError::Io { .. } | ProfileError::LockfileIo { .. } | ProfileError::NotFound { .. } => None,
         }
     }
 

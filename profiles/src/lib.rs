@@ -8,6 +8,7 @@
 mod catalogue;
 mod error;
 mod host;
+mod lockfile;
 pub mod model;
 mod parse;
 mod paths;
@@ -21,6 +22,7 @@ use std::path::PathBuf;
 pub use catalogue::{builtin, builtins, Builtin};
 pub use error::{Location, ProfileError};
 pub use host::DEFAULT_PORT;
+pub use lockfile::{lockfile_path, LockedServer, LockedTool, Lockfile, LOCKFILE_VERSION};
 pub use model::*;
 pub use parse::is_env_name;
 pub use paths::expand_path;

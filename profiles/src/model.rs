@@ -183,6 +183,8 @@ pub struct ToolPolicy {
     pub deny: Vec<String>,
     /// What to do with a tool whose description carries hidden-instruction patterns.
     pub on_poisoned: PoisonAction,
+    /// What to do with a tool that is new or changed since the profile's lockfile was written.
+    pub pins: PinMode,
     /// Largest JSON-RPC message either side may send, in bytes (default 16 MiB; 1 KiB to 1 GiB).
     pub max_message_bytes: u64,
 }
@@ -194,6 +196,7 @@ impl Default for ToolPolicy {
             allow: Vec::new(),
             deny: Vec::new(),
             on_poisoned: PoisonAction::Warn,
+            pins: PinMode::Block,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
         }
     }
@@ -210,9 +213,14 @@ impl ToolPolicy {
     }
 
     /// Whether this policy asks for the relay: the profile sets any `[tools]` key, or the
-    /// policy has an allow or deny list or blocks poisoned tools.
+    /// policy has an allow or deny list, blocks poisoned tools, or pins other than `block`.
+    /// (With a lockfile present the relay is on regardless; that is the runtime's check.)
     pub fn is_configured(&self) -> bool {
-        self.inspect || !self.allow.is_empty() || !self.deny.is_empty() || self.on_poisoned == PoisonAction::Block
+        self.inspect
+            || !self.allow.is_empty()
+            || !self.deny.is_empty()
+            || self.on_poisoned == PoisonAction::Block
+            || self.pins != PinMode::Block
     }
 }
 
@@ -224,6 +232,20 @@ pub enum PoisonAction {
     Warn,
     /// Hide the tool from the list and refuse calls to it.
     Block,
+}
+
+/// `[tools] pins`: how the relay treats a tool that is new or changed since the profile's
+/// lockfile was written (see [`crate::Lockfile`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PinMode {
+    /// Hide the tool from the list and refuse calls to it.
+    #[default]
+    Block,
+    /// Log the mismatch and pass the tool through.
+    Warn,
+    /// Trust on first use: with no lockfile yet, write the first `tools/list` as the lockfile;
+    /// afterwards like `Block`.
+    Tofu,
 }
 
 /// `[audit]`.

@@ -6,7 +6,7 @@ use std::ops::Range;
 use std::path::Path;
 
 use crate::error::{Location, ProfileError};
-use crate::model::{Backend, EgressRule, Origin, PathGrant, PoisonAction, SecretSource};
+use crate::model::{Backend, EgressRule, Origin, PathGrant, PinMode, PoisonAction, SecretSource};
 use crate::paths::expand_path;
 use crate::raw::{parse_document, Key, Node, Raw};
 use crate::size::{format_size, parse_size};
@@ -21,7 +21,7 @@ pub(crate) const EGRESS_KEYS: &[&str] = &["host", "port", "allow_private"];
 pub(crate) const SECRET_KEYS: &[&str] = &["source", "env"];
 pub(crate) const LIMITS_KEYS: &[&str] = &["memory", "pids", "cpu_seconds", "file_size", "open_files", "tmpfs_size"];
 pub(crate) const SANDBOX_KEYS: &[&str] = &["backend", "landlock_min_abi", "shutdown_grace_ms"];
-pub(crate) const TOOLS_KEYS: &[&str] = &["allow", "deny", "on_poisoned", "max_message_bytes"];
+pub(crate) const TOOLS_KEYS: &[&str] = &["allow", "deny", "on_poisoned", "pins", "max_message_bytes"];
 pub(crate) const AUDIT_KEYS: &[&str] = &["file"];
 
 const KIB: u64 = 1 << 10;
@@ -92,6 +92,7 @@ pub(crate) struct Layer {
     pub tools_allow: Option<Vec<At<String>>>,
     pub tools_deny: Option<Vec<At<String>>>,
     pub on_poisoned: Option<PoisonAction>,
+    pub pins: Option<PinMode>,
     pub max_message_bytes: Option<u64>,
     pub audit_file: Option<At<Grant>>,
 }
@@ -143,6 +144,7 @@ pub(crate) fn parse_layer(text: &str, origin: Origin, home: &Path) -> Result<Lay
             tools_allow: None,
             tools_deny: None,
             on_poisoned: None,
+            pins: None,
             max_message_bytes: None,
             audit_file: None,
         },
@@ -628,6 +630,21 @@ impl Parser<'_> {
                             return Err(src.err(
                                 v.span(),
                                 format!("tools.on_poisoned \"{other}\" is not an action; use \"warn\" or \"block\""),
+                            ));
+                        }
+                    });
+                }
+                "pins" => {
+                    l.pins = Some(match src.string("tools.pins", v)?.as_str() {
+                        "block" => PinMode::Block,
+                        "warn" => PinMode::Warn,
+                        "tofu" => PinMode::Tofu,
+                        other => {
+                            return Err(src.err(
+                                v.span(),
+                                format!(
+                                    "tools.pins \"{other}\" is not a pin mode; use \"block\", \"warn\" or \"tofu\""
+                                ),
                             ));
                         }
                     });

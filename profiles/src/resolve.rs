@@ -197,6 +197,7 @@ fn merge(parent: Layer, child: Layer) -> Layer {
         tools_allow: child.tools_allow.or(parent.tools_allow),
         tools_deny: child.tools_deny.or(parent.tools_deny),
         on_poisoned: child.on_poisoned.or(parent.on_poisoned),
+        pins: child.pins.or(parent.pins),
         max_message_bytes: child.max_message_bytes.or(parent.max_message_bytes),
         audit_file: child.audit_file.or(parent.audit_file),
     }
@@ -300,8 +301,11 @@ fn finish(l: Layer, extends: Vec<Origin>, ctx: &LoadContext) -> Result<Profile, 
 
     // Any [tools] key, here or in an ancestor, asks for the relay (even on_poisoned = "warn",
     // the default value: writing it down means "inspect").
-    let inspect =
-        l.tools_allow.is_some() || l.tools_deny.is_some() || l.on_poisoned.is_some() || l.max_message_bytes.is_some();
+    let inspect = l.tools_allow.is_some()
+        || l.tools_deny.is_some()
+        || l.on_poisoned.is_some()
+        || l.pins.is_some()
+        || l.max_message_bytes.is_some();
     let allow = l.tools_allow.unwrap_or_default();
     let deny = l.tools_deny.unwrap_or_default();
     if let Some(d) = deny.iter().find(|d| allow.iter().any(|a| a.value == d.value)) {
@@ -319,6 +323,7 @@ fn finish(l: Layer, extends: Vec<Origin>, ctx: &LoadContext) -> Result<Profile, 
         allow: allow.into_iter().map(|a| a.value).collect(),
         deny: deny.into_iter().map(|d| d.value).collect(),
         on_poisoned: l.on_poisoned.unwrap_or(tool_defaults.on_poisoned),
+        pins: l.pins.unwrap_or(tool_defaults.pins),
         max_message_bytes: l.max_message_bytes.unwrap_or(tool_defaults.max_message_bytes),
     };
     let audit = Audit { file: l.audit_file.map(|f| f.value.grant.path) };

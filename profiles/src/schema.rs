@@ -121,6 +121,7 @@ pub fn json_schema() -> Value {
                     "allow": { "type": "array", "items": { "$ref": "#/$defs/toolGlob" }, "description": "Tools the client may see and call (names or globs). Empty or absent: every tool. Replaces the extended profile's list." },
                     "deny": { "type": "array", "items": { "$ref": "#/$defs/toolGlob" }, "description": "Tools hidden from the client and refused (names or globs). Deny wins over allow. Replaces the extended profile's list." },
                     "on_poisoned": { "enum": ["warn", "block"], "default": "warn", "description": "What to do with a tool whose description carries hidden-instruction patterns: log it, or hide and refuse it." },
+                    "pins": { "enum": ["block", "warn", "tofu"], "default": "block", "description": "What to do with a tool that is new or changed since the profile's lockfile (mcpcell lock PROFILE) was written: hide and refuse it (block), log and pass it (warn), or, with no lockfile yet, write the first tools/list as the lockfile and then act like block (tofu)." },
                     "max_message_bytes": { "$ref": "#/$defs/size", "default": "16MiB", "description": "Largest JSON-RPC message either side may send (1KiB to 1GiB)." }
                 }
             },

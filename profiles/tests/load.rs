@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use mcpcell_profiles::{
     builtins, json_schema, load, parse_size, parse_str, Audit, Backend, EgressRule, HostPattern, Limits, LoadContext,
-    Origin, PathGrant, PoisonAction, Profile, ProfileError, Sandbox, SecretDelivery, SecretSource, ToolPolicy,
+    Origin, PathGrant, PinMode, PoisonAction, Profile, ProfileError, Sandbox, SecretDelivery, SecretSource, ToolPolicy,
 };
 
 fn ctx() -> LoadContext {
@@ -71,6 +71,7 @@ fn minimal_profile_gets_defaults() {
                 allow: vec![],
                 deny: vec![],
                 on_poisoned: PoisonAction::Warn,
+                pins: PinMode::Block,
                 max_message_bytes: 16 << 20
             },
             audit: Audit { file: None },

@@ -4,7 +4,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use mcpcell_profiles::{
-    glob_match, parse_str, Audit, LoadContext, Origin, PoisonAction, Profile, ToolPolicy, DEFAULT_MAX_MESSAGE_BYTES,
+    glob_match, parse_str, Audit, LoadContext, Origin, PinMode, PoisonAction, Profile, ToolPolicy,
+    DEFAULT_MAX_MESSAGE_BYTES,
 };
 
 fn ctx() -> LoadContext {
@@ -46,6 +47,7 @@ fn parses_both_tables() {
 allow = ["read_*", "list_directory"]
 deny = ["write_file"]
 on_poisoned = "block"
+pins = "warn"
 max_message_bytes = "4MiB"
 
 [audit]
@@ -59,6 +61,7 @@ file = "~/.local/state/mcpcell/audit.jsonl"
             allow: strings(&["read_*", "list_directory"]),
             deny: strings(&["write_file"]),
             on_poisoned: PoisonAction::Block,
+            pins: PinMode::Warn,
             max_message_bytes: 4 << 20,
         }
     );
@@ -83,6 +86,8 @@ fn defaults() {
     assert_eq!(p.tools.allow, Vec::<String>::new());
     assert_eq!(p.tools.deny, Vec::<String>::new());
     assert_eq!(p.tools.on_poisoned, PoisonAction::Warn);
+    assert_eq!(p.tools.pins, PinMode::Block);
+    assert_eq!(PinMode::default(), PinMode::Block);
     assert_eq!(p.tools.max_message_bytes, 16 << 20);
     assert_eq!(DEFAULT_MAX_MESSAGE_BYTES, 16 << 20);
     assert!(!p.tools.is_configured());
@@ -99,6 +104,51 @@ fn is_configured() {
     assert!(policy(&[], &["a"]).is_configured());
     assert!(ToolPolicy { on_poisoned: PoisonAction::Block, ..ToolPolicy::default() }.is_configured());
     assert!(!ToolPolicy { max_message_bytes: 1024, ..ToolPolicy::default() }.is_configured());
+    assert!(ToolPolicy { pins: PinMode::Warn, ..ToolPolicy::default() }.is_configured());
+    assert!(ToolPolicy { pins: PinMode::Tofu, ..ToolPolicy::default() }.is_configured());
+    assert!(!ToolPolicy { pins: PinMode::Block, ..ToolPolicy::default() }.is_configured());
+}
+
+#[test]
+fn pins_values() {
+    for (text, mode) in [("block", PinMode::Block), ("warn", PinMode::Warn), ("tofu", PinMode::Tofu)] {
+        let p = with_cmd(&format!("[tools]\npins = \"{text}\"\n"));
+        assert_eq!(p.tools.pins, mode);
+        assert!(p.tools.inspect, "pins = {text:?} is a [tools] key");
+        // Even the default value asks for the relay once written down.
+        assert!(p.tools.is_configured(), "pins = {text:?}");
+        assert_eq!(p.tools, ToolPolicy { inspect: true, pins: mode, ..ToolPolicy::default() });
+    }
+}
+
+#[test]
+fn bad_pins() {
+    assert_eq!(
+        error("[tools]\npins = \"trust-on-first-use\"\n"),
+        "p.toml:4:8: tools.pins \"trust-on-first-use\" is not a pin mode; use \"block\", \"warn\" or \"tofu\""
+    );
+    assert_eq!(
+        error("[tools]\npins = 1\n"),
+        "p.toml:4:8: tools.pins: expected a string, found an integer; put the value in quotes"
+    );
+}
+
+#[test]
+fn pins_merge() {
+    let dir = scratch("pins");
+    write(&dir, "base.toml", "[server]\ncommand = \"srv\"\n[tools]\npins = \"tofu\"\n");
+    let load = |name: &str, text: &str| load_file(&write(&dir, name, text)).unwrap_or_else(|e| panic!("{e}"));
+    // Inherited when the child does not set it, and the inherited key still counts as set.
+    let p = load("inherit.toml", "extends = \"base.toml\"\n");
+    assert_eq!(p.tools.pins, PinMode::Tofu);
+    assert!(p.tools.inspect);
+    // The child wins.
+    let p = load("child.toml", "extends = \"base.toml\"\n[tools]\npins = \"block\"\n");
+    assert_eq!(p.tools.pins, PinMode::Block);
+    assert!(p.tools.inspect);
+    // Another [tools] key in the child keeps the parent's pins.
+    let p = load("other.toml", "extends = \"base.toml\"\n[tools]\ndeny = [\"x\"]\n");
+    assert_eq!(p.tools.pins, PinMode::Tofu);
 }
 
 #[test]
@@ -209,7 +259,7 @@ fn allows_both_deny_wins() {
 fn unknown_keys_have_locations() {
     assert_eq!(
         error("[tools]\nallow = []\n  alow = []\n"),
-        "p.toml:5:3: unknown key \"alow\" in [tools]; expected one of: allow, deny, on_poisoned, max_message_bytes"
+        "p.toml:5:3: unknown key \"alow\" in [tools]; expected one of: allow, deny, on_poisoned, pins, max_message_bytes"
     );
     assert_eq!(
         error("[audit]\npath = \"/var/log/a.jsonl\"\n"),
@@ -217,7 +267,7 @@ fn unknown_keys_have_locations() {
     );
     assert_eq!(
         error("[tools]\nextends = \"x\"\n"),
-        "p.toml:4:1: unknown key \"extends\" in [tools]; expected one of: allow, deny, on_poisoned, max_message_bytes (\"extends\" is a top-level key: move it above the first [table] header)"
+        "p.toml:4:1: unknown key \"extends\" in [tools]; expected one of: allow, deny, on_poisoned, pins, max_message_bytes (\"extends\" is a top-level key: move it above the first [table] header)"
     );
 }
 
@@ -356,6 +406,7 @@ file = "/var/log/base.jsonl"
             allow: strings(&["search"]),
             deny: strings(&["read_secret"]),
             on_poisoned: PoisonAction::Block,
+            pins: PinMode::Block,
             max_message_bytes: 2 << 20,
         }
     );

@@ -85,3 +85,37 @@ pub fn start_serving(plan: &CellPlan) -> Result<(Cell, Option<RelaySession>), Sp
     .map_err(|e| refused("starting the relay", e))?;
     Ok((cell, Some(session)))
 }
+
+/// Start the plan's server in a cell on pipes of our own, do the MCP handshake, list its tools
+/// (as the server sends them: no relay in between), and stop the cell. For `tools`, `lock`,
+/// `diff`. Returns the `initialize` result and the tools.
+pub fn list_server_tools(
+    plan: &CellPlan,
+    timeout: std::time::Duration,
+) -> Result<(serde_json::Value, Vec<crate::mcp_client::ToolInfo>), ListToolsError> {
+    let refused = |what: &str, e: nix::Error| SpawnError::Refused(RuntimeError::os(what, e));
+    let (to_server_r, to_server_w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| refused("pipe", e))?;
+    let (from_server_r, from_server_w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| refused("pipe", e))?;
+    let stdio = Stdio { fds: Some([to_server_r.as_raw_fd(), from_server_w.as_raw_fd(), 2]) };
+    let cell = start(plan, stdio)?;
+    drop((to_server_r, from_server_w));
+    let mut session = crate::mcp_client::McpSession::new(
+        std::fs::File::from(to_server_w),
+        std::fs::File::from(from_server_r),
+        timeout,
+    );
+    let result = session.initialize().and_then(|init| Ok((init, session.list_tools()?)));
+    drop(session);
+    cell.terminate(plan.shutdown_grace);
+    Ok(result?)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListToolsError {
+    #[error(transparent)]
+    Spawn(#[from] SpawnError),
+    #[error(transparent)]
+    Mcp(#[from] crate::mcp_client::McpError),
+}

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 pub struct ToolInfo {
     pub name: String,
     pub description: String,
+    /// The tool definition as the server sent it (for pinning).
+    pub raw: Value,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +65,7 @@ impl<W: Write, R: std::io::Read + AsFd> McpSession<W, R> {
                 tools.push(ToolInfo {
                     name: tool.get("name").and_then(Value::as_str).unwrap_or("?").to_string(),
                     description: tool.get("description").and_then(Value::as_str).unwrap_or("").to_string(),
+                    raw: tool.clone(),
                 });
             }
             cursor = result.get("nextCursor").and_then(Value::as_str).map(str::to_string);

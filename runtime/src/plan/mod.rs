@@ -38,6 +38,8 @@ pub struct CellPlan {
     /// Present when the profile asks for MCP inspection ([tools] or [audit]): stdio then goes
     /// through the relay instead of straight to the server.
     pub relay: Option<crate::relay::session::RelayPlan>,
+    /// Where this profile's tool-pin lockfile lives (`mcpcell lock` writes it there).
+    pub lock_path: PathBuf,
     pub shutdown_grace: Duration,
 }
 
@@ -140,13 +142,24 @@ pub fn plan(profile: &Profile, host: &ResolvedHost) -> Result<CellPlan, RuntimeE
         limits: plan_limits(profile),
         mounts,
         egress,
-        relay: (profile.tools.is_configured() || profile.audit.file.is_some()).then(|| {
+        // A lockfile means pins to enforce, so the relay runs even without [tools]/[audit].
+        relay: (profile.tools.is_configured() || profile.audit.file.is_some() || host.lockfile.is_some()).then(|| {
             crate::relay::session::RelayPlan {
                 profile: profile.name.clone(),
+                spec: match &profile.origin {
+                    mcpcell_profiles::Origin::File(path) => path.display().to_string(),
+                    _ => profile.name.clone(),
+                },
                 policy: profile.tools.clone(),
                 audit_file: profile.audit.file.clone(),
+                pins: crate::relay::session::PinPlan {
+                    mode: profile.tools.pins,
+                    lock_path: host.lock_path.clone(),
+                    locked: host.lockfile.as_ref().map(|l| l.tools.clone()),
+                },
             }
         }),
+        lock_path: host.lock_path.clone(),
         shutdown_grace: Duration::from_millis(profile.sandbox.shutdown_grace_ms),
     })
 }

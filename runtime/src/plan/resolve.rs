@@ -63,7 +63,7 @@ impl fmt::Debug for SecretValue {
 }
 
 /// Host facts the plan is built from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ResolvedHost {
     pub identity: Identity,
     /// Absolute path of the server program as found on the host.
@@ -78,6 +78,9 @@ pub struct ResolvedHost {
     pub skipped_optional: Vec<PathBuf>,
     /// (env var name, value) for each secret, in profile order.
     pub secrets: Vec<(String, SecretValue)>,
+    /// Where the profile's tool-pin lockfile lives, and its contents if it exists.
+    pub lock_path: PathBuf,
+    pub lockfile: Option<mcpcell_profiles::Lockfile>,
 }
 
 /// Read-only system trees bound into every cell.
@@ -156,7 +159,15 @@ pub fn resolve(
         secrets.push((var.clone(), SecretValue(value)));
     }
 
+    let config = env("XDG_CONFIG_HOME").map(PathBuf::from).filter(|p| p.is_absolute());
+    let locks_dir = config.unwrap_or_else(|| identity.home.join(".config")).join("mcpcell/locks");
+    let lock_path = mcpcell_profiles::lockfile_path(profile, &locks_dir);
+    let lockfile = mcpcell_profiles::Lockfile::read(&lock_path)
+        .map_err(|e| RuntimeError::CellSetup(format!("reading the lockfile: {e}")))?;
+
     Ok(ResolvedHost {
+        lock_path,
+        lockfile,
         identity,
         program,
         program_canonical,

@@ -29,6 +29,8 @@ fn host(grants: Vec<ResolvedGrant>) -> ResolvedHost {
         grants,
         skipped_optional: vec![],
         secrets: vec![("GITHUB_TOKEN".into(), SecretValue::new("s3cr3t-value".into()))],
+        lock_path: "/home/ada/.config/mcpcell/locks/t.lock.json".into(),
+        lockfile: None,
     }
 }
 

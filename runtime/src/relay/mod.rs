@@ -6,6 +6,7 @@
 //! - [`poison`]: description sanitising and hidden-instruction checks against tool poisoning.
 
 pub mod frame;
+pub mod lock;
 pub mod message;
 pub mod pin;
 pub mod poison;

@@ -12,7 +12,7 @@
 use super::frame::{Frame, LineFramer};
 use super::message::{self, Id, Kind};
 use super::{pin, poison};
-use mcpcell_profiles::{PoisonAction, ToolPolicy};
+use mcpcell_profiles::{LockedTool, PinMode, PoisonAction, ToolPolicy};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
@@ -27,14 +27,35 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RelayPlan {
     pub profile: String,
+    /// How the user names the profile on the command line (a path for a profile file).
+    pub spec: String,
     pub policy: ToolPolicy,
     pub audit_file: Option<PathBuf>,
+    pub pins: PinPlan,
 }
+
+/// Tool pinning: the lockfile's pins (None: no lockfile yet) and where it lives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PinPlan {
+    pub mode: PinMode,
+    pub lock_path: PathBuf,
+    pub locked: Option<Vec<LockedTool>>,
+}
+
+// JSON values compare structurally, so equality here is a true equivalence.
+impl Eq for PinPlan {}
 
 #[derive(Default)]
 struct State {
     tools_list: HashSet<Id>,
     calls: HashMap<Id, (String, Instant)>,
+    /// name → pinned sha256, once there is a lockfile (at start, or written by trust on first use).
+    locked: Option<HashMap<String, String>>,
+    /// Tools listed in this session whose definition matches the pin: the only ones callable in
+    /// block mode (a call that races ahead of the list is refused, not trusted).
+    verified: HashSet<String>,
+    /// Whether a tools/list result has been seen in this session.
+    listed: bool,
 }
 
 struct Shared {
@@ -84,9 +105,11 @@ pub fn start(
         None => None,
     };
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let locked =
+        plan.pins.locked.as_ref().map(|tools| tools.iter().map(|t| (t.name.clone(), t.sha256.clone())).collect());
     let shared = Arc::new(Shared {
         plan,
-        state: Mutex::new(State::default()),
+        state: Mutex::new(State { locked, ..State::default() }),
         client_out: Mutex::new(client_out),
         audit,
         session: format!("{:x}-{:x}", std::process::id(), now.as_micros()),
@@ -102,6 +125,78 @@ pub fn start(
 }
 
 impl Shared {
+    /// Why a call to `tool` is refused under the pins, if it is: in block mode (and tofu once a
+    /// lockfile exists) only tools pinned and unchanged may be called.
+    fn pin_refusal(&self, tool: &str) -> Option<String> {
+        if self.plan.pins.mode == PinMode::Warn {
+            return None;
+        }
+        let st = self.state.lock().ok()?;
+        let locked = st.locked.as_ref()?;
+        if st.verified.contains(tool) {
+            return None;
+        }
+        if locked.contains_key(tool) && !st.listed {
+            return Some(format!(
+                "tool {tool:?} has not been checked against its pin in this session yet; list the tools first"
+            ));
+        }
+        Some(format!(
+            "tool {tool:?} is not the one pinned in {} (new or changed since it was pinned); review with \
+             `mcpcell diff {p}` and re-pin with `mcpcell lock {p}`",
+            self.plan.pins.lock_path.display(),
+            p = self.plan.spec
+        ))
+    }
+
+    /// Check one listed tool against the pins; false when it must be hidden.
+    fn pin_allows(&self, name: &str, tool: &Value) -> bool {
+        let Some(pin) = pin::tool_pin(tool) else { return false };
+        let Ok(mut st) = self.state.lock() else { return false };
+        st.listed = true;
+        let Some(locked) = &st.locked else { return true };
+        let verdict = match locked.get(name) {
+            Some(sha) if *sha == pin.sha256 => {
+                st.verified.insert(name.to_string());
+                return true;
+            }
+            Some(_) => "changed",
+            None => "new",
+        };
+        st.verified.remove(name);
+        drop(st);
+        let block = self.plan.pins.mode != PinMode::Warn;
+        tracing::warn!(tool = %name, verdict, blocked = block, lockfile = %self.plan.pins.lock_path.display(),
+                       "relay: tool does not match its pin (possible rug pull)");
+        self.event(json!({ "event": "pin_mismatch", "tool": name, "verdict": verdict, "blocked": block }));
+        !block
+    }
+
+    /// Trust on first use: with no lockfile yet, the first tools/list becomes it.
+    fn trust_on_first_use(&self, tools: &[Value]) {
+        if self.plan.pins.mode != PinMode::Tofu {
+            return;
+        }
+        let Ok(mut st) = self.state.lock() else { return };
+        if st.locked.is_some() {
+            return;
+        }
+        let lock = super::lock::lock_from_tools(&Value::Null, tools);
+        let path = &self.plan.pins.lock_path;
+        let written = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(path, lock.to_pretty_json()));
+        match written {
+            Ok(()) => {
+                tracing::info!(lockfile = %path.display(), tools = lock.tools.len(), "relay: pinned the tools (trust on first use)");
+                self.event(json!({ "event": "pinned", "tools": lock.tools.len() }));
+                st.locked = Some(lock.tools.into_iter().map(|t| (t.name, t.sha256)).collect());
+            }
+            Err(e) => tracing::warn!(lockfile = %path.display(), error = %e, "relay: could not write the lockfile"),
+        }
+    }
+
     fn max(&self) -> usize {
         usize::try_from(self.plan.policy.max_message_bytes).unwrap_or(usize::MAX)
     }
@@ -198,6 +293,13 @@ fn check_request(s: &Shared, line: Vec<u8>) -> Option<Vec<u8>> {
                 s.send_client(&message::error_response(Some(id), message::INVALID_PARAMS, &msg));
                 return None;
             }
+            if let Some(why) = s.pin_refusal(&tool) {
+                tracing::warn!(tool = %tool, "relay: call to a tool that does not match its pin, refused");
+                s.event(json!({ "event": "denied", "rpc_id": id_json(id), "method": method, "tool": tool,
+                                "reason": "does not match the lockfile's pin" }));
+                s.send_client(&message::error_response(Some(id), message::INVALID_PARAMS, &why));
+                return None;
+            }
             let digest = serde_json::from_slice::<Value>(&line)
                 .ok()
                 .and_then(|v| v.pointer("/params/arguments").map(pin::canonical_json))
@@ -255,6 +357,7 @@ fn check_response(s: &Shared, line: Vec<u8>) -> Vec<u8> {
     }
     let Ok(mut msg) = serde_json::from_slice::<Value>(&line) else { return line };
     let Some(tools) = msg.pointer_mut("/result/tools").and_then(Value::as_array_mut) else { return line };
+    s.trust_on_first_use(tools);
     tools.retain_mut(|tool| keep_tool(s, tool));
     serde_json::to_vec(&msg).unwrap_or(line)
 }
@@ -262,7 +365,7 @@ fn check_response(s: &Shared, line: Vec<u8>) -> Vec<u8> {
 /// Policy and poisoning checks on one listed tool; sanitises its description in place.
 fn keep_tool(s: &Shared, tool: &mut Value) -> bool {
     let name = tool.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
-    if !s.plan.policy.allows(&name) {
+    if !s.plan.policy.allows(&name) || !s.pin_allows(&name, tool) {
         return false;
     }
     let Some(description) = tool.get("description").and_then(Value::as_str).map(str::to_string) else {

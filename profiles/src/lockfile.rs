@@ -1,0 +1,110 @@
+//! Tool-pin lockfiles: what `mcpcell lock PROFILE` records and the relay checks tools against.
+//!
+//! Plain data plus reading and stable writing; hashing the tools and comparing them is the
+//! relay's job.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Location, ProfileError};
+use crate::model::{Origin, Profile};
+
+/// The lockfile format version this crate reads and writes.
+pub const LOCKFILE_VERSION: u32 = 1;
+
+/// A profile's tool pins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lockfile {
+    /// Format version; [`LOCKFILE_VERSION`].
+    pub version: u32,
+    /// The server's `serverInfo` when the lockfile was written (informational).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<LockedServer>,
+    pub tools: Vec<LockedTool>,
+}
+
+/// The server's self-reported name and version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedServer {
+    pub name: String,
+    pub version: String,
+}
+
+/// One pinned tool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedTool {
+    pub name: String,
+    /// Lower-case hex SHA-256 of the canonical JSON of the pinned fields.
+    pub sha256: String,
+    /// The pinned fields as the server sent them (name, title, description, inputSchema,
+    /// outputSchema, annotations), for readable diffs.
+    pub definition: serde_json::Value,
+}
+
+impl Lockfile {
+    /// Reads the lockfile at `path`: `Ok(None)` if it does not exist. Malformed JSON, wrong
+    /// field types and unsupported versions are [`ProfileError::Invalid`] at `path:line:column`;
+    /// other read failures are [`ProfileError::LockfileIo`].
+    pub fn read(path: &Path) -> Result<Option<Lockfile>, ProfileError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(ProfileError::LockfileIo { path: path.to_path_buf(), source }),
+        };
+        Lockfile::parse(&text, &path.display().to_string()).map(Some)
+    }
+
+    /// Parses lockfile text; `file` names it in errors.
+    pub(crate) fn parse(text: &str, file: &str) -> Result<Lockfile, ProfileError> {
+        let fix = "fix it, or delete it and re-create it with `mcpcell lock PROFILE`";
+        let json_err = |e: serde_json::Error| {
+            let location = Location { file: file.to_string(), line: e.line().max(1), column: e.column().max(1) };
+            ProfileError::invalid(location, format!("invalid lockfile: {e}; {fix}"))
+        };
+        // Syntax first, then the version (so a future format gets a version message, not a
+        // field error), then the structure.
+        let value: serde_json::Value = serde_json::from_str(text).map_err(json_err)?;
+        let version = value.get("version");
+        if version.and_then(serde_json::Value::as_u64) != Some(u64::from(LOCKFILE_VERSION)) {
+            let location = match text.find("\"version\"") {
+                Some(offset) if version.is_some() => Location::at(file, text, offset),
+                _ => Location::start(file),
+            };
+            let found = match version {
+                Some(v) => format!("unsupported lockfile version {v}"),
+                None => "lockfile has no \"version\"".to_string(),
+            };
+            return Err(ProfileError::invalid(
+                location,
+                format!(
+                    "{found}; this mcpcell supports version {LOCKFILE_VERSION}; re-create it with `mcpcell lock PROFILE` (or use the mcpcell that wrote it)"
+                ),
+            ));
+        }
+        serde_json::from_str(text).map_err(json_err)
+    }
+
+    /// Stable pretty JSON for review in git: tools sorted by name, 2-space indent, trailing
+    /// newline. Object keys inside `definition` keep serde_json's map order (sorted, unless
+    /// its `preserve_order` feature is on).
+    pub fn to_pretty_json(&self) -> String {
+        let mut sorted = self.clone();
+        sorted.tools.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.sha256.cmp(&b.sha256)));
+        let mut text = serde_json::to_string_pretty(&sorted).expect("a lockfile always serialises");
+        text.push('\n');
+        text
+    }
+}
+
+/// Where `profile`'s lockfile lives: next to its file (`dir/NAME.toml` → `dir/NAME.lock.json`);
+/// for a built-in or ad-hoc profile, `locks_dir/NAME.lock.json`.
+pub fn lockfile_path(profile: &Profile, locks_dir: &Path) -> PathBuf {
+    match &profile.origin {
+        Origin::File(path) => path.with_extension("lock.json"),
+        Origin::Builtin(_) | Origin::AdHoc => locks_dir.join(format!("{}.lock.json", profile.name)),
+    }
+}
