@@ -187,6 +187,15 @@ pub struct ToolPolicy {
     pub pins: PinMode,
     /// Largest JSON-RPC message either side may send, in bytes (default 16 MiB; 1 KiB to 1 GiB).
     pub max_message_bytes: u64,
+    /// Seconds a `tools/call` may take before the relay answers the client with an error and
+    /// sends the server `notifications/cancelled` (1 to 86400); None = no timeout.
+    pub call_timeout_secs: Option<u64>,
+    /// Most `tools/call` requests per sliding minute, all tools together (1 to 100000);
+    /// None = unlimited.
+    pub calls_per_minute: Option<u32>,
+    /// Most `tools/call` requests per sliding minute for each tool separately (1 to 100000);
+    /// None = unlimited.
+    pub tool_calls_per_minute: Option<u32>,
 }
 
 impl Default for ToolPolicy {
@@ -198,6 +207,9 @@ impl Default for ToolPolicy {
             on_poisoned: PoisonAction::Warn,
             pins: PinMode::Block,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            call_timeout_secs: None,
+            calls_per_minute: None,
+            tool_calls_per_minute: None,
         }
     }
 }
@@ -248,12 +260,24 @@ pub enum PinMode {
     Tofu,
 }
 
+/// Default for [`Audit::max_bytes`]: 10 MiB.
+pub const DEFAULT_AUDIT_MAX_BYTES: u64 = 10 << 20;
+
 /// `[audit]`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Audit {
     /// JSON-lines audit file (absolute or `~/...`, expanded like filesystem paths);
     /// None = no audit log.
     pub file: Option<PathBuf>,
+    /// Size the audit file may reach (default 10 MiB; 4 KiB to 1 TiB): a record that would
+    /// take it past this first rotates it to `FILE.1` (one backup kept).
+    pub max_bytes: u64,
+}
+
+impl Default for Audit {
+    fn default() -> Self {
+        Audit { file: None, max_bytes: DEFAULT_AUDIT_MAX_BYTES }
+    }
 }
 
 /// Glob match over characters (not bytes): `*` matches any run of characters (including

@@ -21,8 +21,17 @@ pub(crate) const EGRESS_KEYS: &[&str] = &["host", "port", "allow_private"];
 pub(crate) const SECRET_KEYS: &[&str] = &["source", "env"];
 pub(crate) const LIMITS_KEYS: &[&str] = &["memory", "pids", "cpu_seconds", "file_size", "open_files", "tmpfs_size"];
 pub(crate) const SANDBOX_KEYS: &[&str] = &["backend", "landlock_min_abi", "shutdown_grace_ms"];
-pub(crate) const TOOLS_KEYS: &[&str] = &["allow", "deny", "on_poisoned", "pins", "max_message_bytes"];
-pub(crate) const AUDIT_KEYS: &[&str] = &["file"];
+pub(crate) const TOOLS_KEYS: &[&str] = &[
+    "allow",
+    "deny",
+    "on_poisoned",
+    "pins",
+    "max_message_bytes",
+    "call_timeout_secs",
+    "calls_per_minute",
+    "tool_calls_per_minute",
+];
+pub(crate) const AUDIT_KEYS: &[&str] = &["file", "max_bytes"];
 
 const KIB: u64 = 1 << 10;
 const MIB: u64 = 1 << 20;
@@ -41,6 +50,10 @@ pub(crate) const CPU_SECONDS_RANGE: (u64, u64) = (1, 31_536_000);
 pub(crate) const LANDLOCK_ABI_MAX: u64 = 7;
 pub(crate) const GRACE_MS_MAX: u64 = 600_000;
 pub(crate) const MAX_MESSAGE_RANGE: (u64, u64) = (KIB, GIB);
+/// One day.
+pub(crate) const CALL_TIMEOUT_RANGE: (u64, u64) = (1, 86_400);
+pub(crate) const CALLS_PER_MINUTE_RANGE: (u64, u64) = (1, 100_000);
+pub(crate) const AUDIT_MAX_BYTES_RANGE: (u64, u64) = (4 * KIB, TIB);
 
 /// A value together with where it was written.
 #[derive(Debug, Clone)]
@@ -94,7 +107,11 @@ pub(crate) struct Layer {
     pub on_poisoned: Option<PoisonAction>,
     pub pins: Option<PinMode>,
     pub max_message_bytes: Option<u64>,
+    pub call_timeout_secs: Option<u64>,
+    pub calls_per_minute: Option<u32>,
+    pub tool_calls_per_minute: Option<u32>,
     pub audit_file: Option<At<Grant>>,
+    pub audit_max_bytes: Option<u64>,
 }
 
 /// The display name used in locations: the path, `builtin:NAME` or `<exec>`.
@@ -146,7 +163,11 @@ pub(crate) fn parse_layer(text: &str, origin: Origin, home: &Path) -> Result<Lay
             on_poisoned: None,
             pins: None,
             max_message_bytes: None,
+            call_timeout_secs: None,
+            calls_per_minute: None,
+            tool_calls_per_minute: None,
             audit_file: None,
+            audit_max_bytes: None,
         },
     };
     p.top(&doc)?;
@@ -652,6 +673,20 @@ impl Parser<'_> {
                 "max_message_bytes" => {
                     l.max_message_bytes = Some(src.size("tools.max_message_bytes", v, MAX_MESSAGE_RANGE)?);
                 }
+                "call_timeout_secs" => {
+                    l.call_timeout_secs = Some(src.integer(
+                        "tools.call_timeout_secs",
+                        v,
+                        CALL_TIMEOUT_RANGE,
+                        "a number of seconds from 1 to 86400, or leave it out for no timeout",
+                    )?);
+                }
+                "calls_per_minute" => {
+                    l.calls_per_minute = Some(calls_per_minute(src, "tools.calls_per_minute", v)?);
+                }
+                "tool_calls_per_minute" => {
+                    l.tool_calls_per_minute = Some(calls_per_minute(src, "tools.tool_calls_per_minute", v)?);
+                }
                 _ => return Err(src.unknown(key, v, "in [tools]", TOOLS_KEYS)),
             }
         }
@@ -675,11 +710,26 @@ impl Parser<'_> {
                     let grant = Grant { grant: PathGrant { path, optional: false }, written };
                     self.layer.audit_file = Some(At { value: grant, at: src.loc(v.span()) });
                 }
+                "max_bytes" => {
+                    self.layer.audit_max_bytes = Some(src.size("audit.max_bytes", v, AUDIT_MAX_BYTES_RANGE)?);
+                }
                 _ => return Err(src.unknown(key, v, "in [audit]", AUDIT_KEYS)),
             }
         }
         Ok(())
     }
+}
+
+/// A `tools.*calls_per_minute` rate: 1 to 100000 calls per sliding minute.
+fn calls_per_minute(src: &Src, what: &str, value: &Node) -> Result<u32, ProfileError> {
+    let n = src.integer(
+        what,
+        value,
+        CALLS_PER_MINUTE_RANGE,
+        "a number of calls from 1 to 100000, or leave it out for no limit",
+    )?;
+    // In range 1..=100000, so the conversion cannot fail.
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
 /// An array of tool-name globs: non-empty strings without control or invisible characters.

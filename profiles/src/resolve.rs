@@ -199,7 +199,11 @@ fn merge(parent: Layer, child: Layer) -> Layer {
         on_poisoned: child.on_poisoned.or(parent.on_poisoned),
         pins: child.pins.or(parent.pins),
         max_message_bytes: child.max_message_bytes.or(parent.max_message_bytes),
+        call_timeout_secs: child.call_timeout_secs.or(parent.call_timeout_secs),
+        calls_per_minute: child.calls_per_minute.or(parent.calls_per_minute),
+        tool_calls_per_minute: child.tool_calls_per_minute.or(parent.tool_calls_per_minute),
         audit_file: child.audit_file.or(parent.audit_file),
+        audit_max_bytes: child.audit_max_bytes.or(parent.audit_max_bytes),
     }
 }
 
@@ -305,7 +309,10 @@ fn finish(l: Layer, extends: Vec<Origin>, ctx: &LoadContext) -> Result<Profile, 
         || l.tools_deny.is_some()
         || l.on_poisoned.is_some()
         || l.pins.is_some()
-        || l.max_message_bytes.is_some();
+        || l.max_message_bytes.is_some()
+        || l.call_timeout_secs.is_some()
+        || l.calls_per_minute.is_some()
+        || l.tool_calls_per_minute.is_some();
     let allow = l.tools_allow.unwrap_or_default();
     let deny = l.tools_deny.unwrap_or_default();
     if let Some(d) = deny.iter().find(|d| allow.iter().any(|a| a.value == d.value)) {
@@ -325,8 +332,14 @@ fn finish(l: Layer, extends: Vec<Origin>, ctx: &LoadContext) -> Result<Profile, 
         on_poisoned: l.on_poisoned.unwrap_or(tool_defaults.on_poisoned),
         pins: l.pins.unwrap_or(tool_defaults.pins),
         max_message_bytes: l.max_message_bytes.unwrap_or(tool_defaults.max_message_bytes),
+        call_timeout_secs: l.call_timeout_secs,
+        calls_per_minute: l.calls_per_minute,
+        tool_calls_per_minute: l.tool_calls_per_minute,
     };
-    let audit = Audit { file: l.audit_file.map(|f| f.value.grant.path) };
+    let audit = Audit {
+        file: l.audit_file.map(|f| f.value.grant.path),
+        max_bytes: l.audit_max_bytes.unwrap_or(Audit::default().max_bytes),
+    };
 
     let defaults = Limits::default();
     let sandbox_defaults = Sandbox::default();

@@ -122,7 +122,10 @@ pub fn json_schema() -> Value {
                     "deny": { "type": "array", "items": { "$ref": "#/$defs/toolGlob" }, "description": "Tools hidden from the client and refused (names or globs). Deny wins over allow. Replaces the extended profile's list." },
                     "on_poisoned": { "enum": ["warn", "block"], "default": "warn", "description": "What to do with a tool whose description carries hidden-instruction patterns: log it, or hide and refuse it." },
                     "pins": { "enum": ["block", "warn", "tofu"], "default": "block", "description": "What to do with a tool that is new or changed since the profile's lockfile (mcpcell lock PROFILE) was written: hide and refuse it (block), log and pass it (warn), or, with no lockfile yet, write the first tools/list as the lockfile and then act like block (tofu)." },
-                    "max_message_bytes": { "$ref": "#/$defs/size", "default": "16MiB", "description": "Largest JSON-RPC message either side may send (1KiB to 1GiB)." }
+                    "max_message_bytes": { "$ref": "#/$defs/size", "default": "16MiB", "description": "Largest JSON-RPC message either side may send (1KiB to 1GiB)." },
+                    "call_timeout_secs": { "type": "integer", "minimum": 1, "maximum": 86400, "description": "Seconds a tools/call may take: past it the client gets a JSON-RPC error and the server a notifications/cancelled. Absent: no timeout." },
+                    "calls_per_minute": { "type": "integer", "minimum": 1, "maximum": 100000, "description": "Most tools/call requests in any one-minute sliding window, all tools together; a call over the limit is refused with a JSON-RPC error. Absent: no limit." },
+                    "tool_calls_per_minute": { "type": "integer", "minimum": 1, "maximum": 100000, "description": "Most tools/call requests in any one-minute sliding window for each tool separately; a call over the limit is refused with a JSON-RPC error. Absent: no limit." }
                 }
             },
             "audit": {
@@ -130,7 +133,8 @@ pub fn json_schema() -> Value {
                 "description": "Audit trail written by mcpcell's MCP-aware relay.",
                 "additionalProperties": false,
                 "properties": {
-                    "file": { "$ref": "#/$defs/hostPath", "description": "JSON-lines audit file (absolute or ~/...). Absent: no audit log." }
+                    "file": { "$ref": "#/$defs/hostPath", "description": "JSON-lines audit file (absolute or ~/...). Absent: no audit log." },
+                    "max_bytes": { "$ref": "#/$defs/size", "default": "10MiB", "description": "Size the audit file may reach (4KiB to 1TiB); a record that would take it past this first rotates it to FILE.1 (one backup kept)." }
                 }
             }
         },

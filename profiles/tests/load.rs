@@ -72,9 +72,12 @@ fn minimal_profile_gets_defaults() {
                 deny: vec![],
                 on_poisoned: PoisonAction::Warn,
                 pins: PinMode::Block,
-                max_message_bytes: 16 << 20
+                max_message_bytes: 16 << 20,
+                call_timeout_secs: None,
+                calls_per_minute: None,
+                tool_calls_per_minute: None,
             },
-            audit: Audit { file: None },
+            audit: Audit { file: None, max_bytes: 10 << 20 },
         }
     );
 }

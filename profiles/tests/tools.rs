@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use mcpcell_profiles::{
     glob_match, parse_str, Audit, LoadContext, Origin, PinMode, PoisonAction, Profile, ToolPolicy,
-    DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_AUDIT_MAX_BYTES, DEFAULT_MAX_MESSAGE_BYTES,
 };
 
 fn ctx() -> LoadContext {
@@ -49,9 +49,13 @@ deny = ["write_file"]
 on_poisoned = "block"
 pins = "warn"
 max_message_bytes = "4MiB"
+call_timeout_secs = 60
+calls_per_minute = 120
+tool_calls_per_minute = 30
 
 [audit]
 file = "~/.local/state/mcpcell/audit.jsonl"
+max_bytes = "10MiB"
 "#,
     );
     assert_eq!(
@@ -63,9 +67,15 @@ file = "~/.local/state/mcpcell/audit.jsonl"
             on_poisoned: PoisonAction::Block,
             pins: PinMode::Warn,
             max_message_bytes: 4 << 20,
+            call_timeout_secs: Some(60),
+            calls_per_minute: Some(120),
+            tool_calls_per_minute: Some(30),
         }
     );
-    assert_eq!(p.audit, Audit { file: Some(PathBuf::from("/home/u/.local/state/mcpcell/audit.jsonl")) });
+    assert_eq!(
+        p.audit,
+        Audit { file: Some(PathBuf::from("/home/u/.local/state/mcpcell/audit.jsonl")), max_bytes: 10 << 20 }
+    );
     assert!(p.tools.is_configured());
 }
 
@@ -93,6 +103,11 @@ fn defaults() {
     assert!(!p.tools.is_configured());
     assert_eq!(p.audit, Audit::default());
     assert_eq!(p.audit.file, None);
+    assert_eq!(p.tools.call_timeout_secs, None);
+    assert_eq!(p.tools.calls_per_minute, None);
+    assert_eq!(p.tools.tool_calls_per_minute, None);
+    assert_eq!(p.audit.max_bytes, 10 << 20);
+    assert_eq!(DEFAULT_AUDIT_MAX_BYTES, 10 << 20);
     // Empty tables are the same as absent ones.
     assert_eq!(with_cmd("[tools]\n[audit]\n"), p);
 }
@@ -149,6 +164,121 @@ fn pins_merge() {
     // Another [tools] key in the child keeps the parent's pins.
     let p = load("other.toml", "extends = \"base.toml\"\n[tools]\ndeny = [\"x\"]\n");
     assert_eq!(p.tools.pins, PinMode::Tofu);
+}
+
+#[test]
+fn timeout_and_rate_limits() {
+    for key in ["call_timeout_secs", "calls_per_minute", "tool_calls_per_minute"] {
+        let p = with_cmd(&format!("[tools]\n{key} = 1\n"));
+        assert!(p.tools.inspect, "{key} is a [tools] key");
+        assert!(p.tools.is_configured(), "{key}");
+    }
+    let p = with_cmd("[tools]\ncall_timeout_secs = 86400\ncalls_per_minute = 100000\ntool_calls_per_minute = 100000\n");
+    assert_eq!(p.tools.call_timeout_secs, Some(86_400));
+    assert_eq!(p.tools.calls_per_minute, Some(100_000));
+    assert_eq!(p.tools.tool_calls_per_minute, Some(100_000));
+    assert_eq!(
+        p.tools,
+        ToolPolicy {
+            inspect: true,
+            call_timeout_secs: Some(86_400),
+            calls_per_minute: Some(100_000),
+            tool_calls_per_minute: Some(100_000),
+            ..ToolPolicy::default()
+        }
+    );
+}
+
+#[test]
+fn bad_timeout_and_rate_limits() {
+    let timeout = "use a number of seconds from 1 to 86400, or leave it out for no timeout";
+    assert_eq!(
+        error("[tools]\ncall_timeout_secs = 0\n"),
+        format!("p.toml:4:21: tools.call_timeout_secs = 0 is out of range; {timeout}")
+    );
+    assert_eq!(
+        error("[tools]\ncall_timeout_secs = 86401\n"),
+        format!("p.toml:4:21: tools.call_timeout_secs = 86401 is out of range; {timeout}")
+    );
+    assert_eq!(
+        error("[tools]\ncall_timeout_secs = -1\n"),
+        format!("p.toml:4:21: tools.call_timeout_secs = -1 is out of range; {timeout}")
+    );
+    assert_eq!(
+        error("[tools]\ncall_timeout_secs = \"60s\"\n"),
+        "p.toml:4:21: tools.call_timeout_secs: expected an integer, found a string"
+    );
+    let rate = "use a number of calls from 1 to 100000, or leave it out for no limit";
+    for key in ["calls_per_minute", "tool_calls_per_minute"] {
+        let col = key.len() + 4;
+        assert_eq!(
+            error(&format!("[tools]\n{key} = 0\n")),
+            format!("p.toml:4:{col}: tools.{key} = 0 is out of range; {rate}")
+        );
+        assert_eq!(
+            error(&format!("[tools]\n{key} = 100001\n")),
+            format!("p.toml:4:{col}: tools.{key} = 100001 is out of range; {rate}")
+        );
+        assert_eq!(
+            error(&format!("[tools]\n{key} = 1.5\n")),
+            format!("p.toml:4:{col}: tools.{key}: expected an integer, found a float")
+        );
+    }
+}
+
+#[test]
+fn audit_max_bytes() {
+    let p = with_cmd("[audit]\nmax_bytes = 4096\n");
+    assert_eq!(p.audit, Audit { file: None, max_bytes: 4096 });
+    // Alone it does not ask for the relay's tool inspection.
+    assert!(!p.tools.inspect);
+    assert_eq!(with_cmd("[audit]\nmax_bytes = \"1TiB\"\n").audit.max_bytes, 1 << 40);
+    assert_eq!(with_cmd("[audit]\nmax_bytes = \"64 MiB\"\n").audit.max_bytes, 64 << 20);
+    let range = "is out of range; use a size from 4KiB to 1TiB";
+    assert_eq!(error("[audit]\nmax_bytes = 0\n"), format!("p.toml:4:13: audit.max_bytes = 0 {range}"));
+    assert_eq!(error("[audit]\nmax_bytes = \"4095B\"\n"), format!("p.toml:4:13: audit.max_bytes = \"4095B\" {range}"));
+    assert_eq!(error("[audit]\nmax_bytes = \"2TiB\"\n"), format!("p.toml:4:13: audit.max_bytes = \"2TiB\" {range}"));
+    assert_eq!(
+        error("[audit]\nmax_bytes = \"10MB\"\n"),
+        "p.toml:4:13: audit.max_bytes \"10MB\": unit \"MB\" is ambiguous; sizes are binary, write \"MiB\""
+    );
+    assert_eq!(
+        error("[audit]\nmax_bytes = true\n"),
+        "p.toml:4:13: audit.max_bytes: expected a size (a string like \"512MiB\" or a number of bytes), found a boolean"
+    );
+}
+
+#[test]
+fn timeout_rate_limits_and_max_bytes_merge() {
+    let dir = scratch("limits");
+    write(
+        &dir,
+        "base.toml",
+        "[server]\ncommand = \"srv\"\n[tools]\ncall_timeout_secs = 60\ncalls_per_minute = 120\ntool_calls_per_minute = 30\n[audit]\nmax_bytes = \"1MiB\"\n",
+    );
+    let load = |name: &str, text: &str| load_file(&write(&dir, name, text)).unwrap_or_else(|e| panic!("{e}"));
+    // Inherited when the child does not set them, and the inherited keys still count as set.
+    let p = load("inherit.toml", "extends = \"base.toml\"\n");
+    assert_eq!(p.tools.call_timeout_secs, Some(60));
+    assert_eq!(p.tools.calls_per_minute, Some(120));
+    assert_eq!(p.tools.tool_calls_per_minute, Some(30));
+    assert_eq!(p.audit.max_bytes, 1 << 20);
+    assert!(p.tools.inspect);
+    // The child wins, key by key.
+    let p = load("child.toml", "extends = \"base.toml\"\n[tools]\ncalls_per_minute = 10\n[audit]\nmax_bytes = 8192\n");
+    assert_eq!(p.tools.call_timeout_secs, Some(60));
+    assert_eq!(p.tools.calls_per_minute, Some(10));
+    assert_eq!(p.tools.tool_calls_per_minute, Some(30));
+    assert_eq!(p.audit.max_bytes, 8192);
+    // Only the child sets one: the rest stay at their defaults.
+    let dir2 = scratch("limits-only-child");
+    write(&dir2, "base.toml", "[server]\ncommand = \"srv\"\n");
+    let p = load_file(&write(&dir2, "child.toml", "extends = \"base.toml\"\n[tools]\ncall_timeout_secs = 5\n"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p.tools.call_timeout_secs, Some(5));
+    assert_eq!(p.tools.calls_per_minute, None);
+    assert_eq!(p.audit.max_bytes, DEFAULT_AUDIT_MAX_BYTES);
+    assert!(p.tools.inspect);
 }
 
 #[test]
@@ -259,15 +389,15 @@ fn allows_both_deny_wins() {
 fn unknown_keys_have_locations() {
     assert_eq!(
         error("[tools]\nallow = []\n  alow = []\n"),
-        "p.toml:5:3: unknown key \"alow\" in [tools]; expected one of: allow, deny, on_poisoned, pins, max_message_bytes"
+        "p.toml:5:3: unknown key \"alow\" in [tools]; expected one of: allow, deny, on_poisoned, pins, max_message_bytes, call_timeout_secs, calls_per_minute, tool_calls_per_minute"
     );
     assert_eq!(
         error("[audit]\npath = \"/var/log/a.jsonl\"\n"),
-        "p.toml:4:1: unknown key \"path\" in [audit]; expected one of: file"
+        "p.toml:4:1: unknown key \"path\" in [audit]; expected one of: file, max_bytes"
     );
     assert_eq!(
         error("[tools]\nextends = \"x\"\n"),
-        "p.toml:4:1: unknown key \"extends\" in [tools]; expected one of: allow, deny, on_poisoned, pins, max_message_bytes (\"extends\" is a top-level key: move it above the first [table] header)"
+        "p.toml:4:1: unknown key \"extends\" in [tools]; expected one of: allow, deny, on_poisoned, pins, max_message_bytes, call_timeout_secs, calls_per_minute, tool_calls_per_minute (\"extends\" is a top-level key: move it above the first [table] header)"
     );
 }
 
@@ -408,6 +538,9 @@ file = "/var/log/base.jsonl"
             on_poisoned: PoisonAction::Block,
             pins: PinMode::Block,
             max_message_bytes: 2 << 20,
+            call_timeout_secs: None,
+            calls_per_minute: None,
+            tool_calls_per_minute: None,
         }
     );
     assert_eq!(p.audit.file, Some(PathBuf::from("/var/log/base.jsonl")));

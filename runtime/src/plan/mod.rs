@@ -152,6 +152,7 @@ pub fn plan(profile: &Profile, host: &ResolvedHost) -> Result<CellPlan, RuntimeE
                 },
                 policy: profile.tools.clone(),
                 audit_file: profile.audit.file.clone(),
+                audit_max_bytes: profile.audit.max_bytes,
                 pins: crate::relay::session::PinPlan {
                     mode: profile.tools.pins,
                     lock_path: host.lock_path.clone(),

@@ -15,10 +15,11 @@ use super::{pin, poison};
 use mcpcell_profiles::{LockedTool, PinMode, PoisonAction, ToolPolicy};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -31,6 +32,8 @@ pub struct RelayPlan {
     pub spec: String,
     pub policy: ToolPolicy,
     pub audit_file: Option<PathBuf>,
+    /// Rotate the audit file to FILE.1 when it would grow past this.
+    pub audit_max_bytes: u64,
     pub pins: PinPlan,
 }
 
@@ -56,13 +59,22 @@ struct State {
     verified: HashSet<String>,
     /// Whether a tools/list result has been seen in this session.
     listed: bool,
+    /// Start times of recent calls, overall and per tool (one-minute sliding windows).
+    recent: VecDeque<Instant>,
+    recent_by_tool: HashMap<String, VecDeque<Instant>>,
+    /// Calls answered with a timeout: the server's late answer is dropped.
+    timed_out: HashSet<Id>,
 }
 
 struct Shared {
     plan: RelayPlan,
     state: Mutex<State>,
     client_out: Mutex<File>,
+    /// The server's stdin: written by the client direction and by the call-timeout watchdog.
+    server_in: Mutex<Option<File>>,
     audit: Option<Mutex<File>>,
+    /// Set when the server's output ends: the watchdog stops.
+    done: AtomicBool,
     session: String,
     seq: Mutex<u64>,
 }
@@ -111,13 +123,21 @@ pub fn start(
         plan,
         state: Mutex::new(State { locked, ..State::default() }),
         client_out: Mutex::new(client_out),
+        server_in: Mutex::new(Some(server_in)),
         audit,
+        done: AtomicBool::new(false),
         session: format!("{:x}-{:x}", std::process::id(), now.as_micros()),
         seq: Mutex::new(0),
     });
     shared.event(json!({ "event": "session_start" }));
     let s = shared.clone();
-    std::thread::Builder::new().name("relay-to-server".into()).spawn(move || to_server(&s, client_in, server_in))?;
+    std::thread::Builder::new().name("relay-to-server".into()).spawn(move || to_server(&s, client_in))?;
+    if let Some(secs) = shared.plan.policy.call_timeout_secs {
+        let s = shared.clone();
+        std::thread::Builder::new()
+            .name("relay-timeouts".into())
+            .spawn(move || watch_timeouts(&s, Duration::from_secs(secs)))?;
+    }
     let s = shared.clone();
     let to_client =
         std::thread::Builder::new().name("relay-to-client".into()).spawn(move || to_client(&s, server_out))?;
@@ -201,6 +221,46 @@ impl Shared {
         usize::try_from(self.plan.policy.max_message_bytes).unwrap_or(usize::MAX)
     }
 
+    fn send_server(&self, line: &[u8]) -> bool {
+        let Ok(mut guard) = self.server_in.lock() else { return false };
+        let Some(server_in) = guard.as_mut() else { return false };
+        server_in.write_all(line).and_then(|()| server_in.write_all(b"\n")).is_ok()
+    }
+
+    /// Why a call to `tool` is over a rate limit, if it is (and record it when it is not).
+    fn rate_refusal(&self, tool: &str) -> Option<String> {
+        let policy = &self.plan.policy;
+        if policy.calls_per_minute.is_none() && policy.tool_calls_per_minute.is_none() {
+            return None;
+        }
+        let Ok(mut st) = self.state.lock() else { return None };
+        let now = Instant::now();
+        let window = Duration::from_secs(60);
+        let prune = |q: &mut VecDeque<Instant>| {
+            while q.front().is_some_and(|t| now.duration_since(*t) >= window) {
+                q.pop_front();
+            }
+        };
+        prune(&mut st.recent);
+        if let Some(limit) = policy.calls_per_minute {
+            if st.recent.len() >= limit as usize {
+                return Some(format!("rate limit: more than {limit} tool calls per minute (mcpcell calls_per_minute)"));
+            }
+        }
+        let per_tool = st.recent_by_tool.entry(tool.to_string()).or_default();
+        prune(per_tool);
+        if let Some(limit) = policy.tool_calls_per_minute {
+            if per_tool.len() >= limit as usize {
+                return Some(format!(
+                    "rate limit: more than {limit} calls per minute to {tool:?} (mcpcell tool_calls_per_minute)"
+                ));
+            }
+        }
+        per_tool.push_back(now);
+        st.recent.push_back(now);
+        None
+    }
+
     fn send_client(&self, line: &[u8]) -> bool {
         let Ok(mut out) = self.client_out.lock() else { return false };
         out.write_all(line).and_then(|()| out.write_all(b"\n")).is_ok()
@@ -223,8 +283,23 @@ impl Shared {
             map.insert("session".into(), self.session.clone().into());
             map.insert("seq".into(), seq.into());
         }
+        let line = format!("{fields}\n");
         if let Ok(mut f) = audit.lock() {
-            let _ = writeln!(f, "{fields}");
+            // Rotate by size: FILE → FILE.1 (one backup), then start afresh.
+            let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+            if let Some(path) = &self.plan.audit_file {
+                if size > 0 && size + line.len() as u64 > self.plan.audit_max_bytes {
+                    let mut backup = path.clone().into_os_string();
+                    backup.push(".1");
+                    let reopened = std::fs::rename(path, &backup)
+                        .and_then(|()| std::fs::OpenOptions::new().create(true).append(true).open(path));
+                    match reopened {
+                        Ok(fresh) => *f = fresh,
+                        Err(e) => tracing::warn!(error = %e, "relay: could not rotate the audit file"),
+                    }
+                }
+            }
+            let _ = f.write_all(line.as_bytes());
         }
     }
 }
@@ -236,7 +311,7 @@ fn id_json(id: &Id) -> Value {
     }
 }
 
-fn to_server(s: &Shared, client_in: File, mut server_in: File) {
+fn to_server(s: &Shared, client_in: File) {
     for_each_frame(client_in, s.max(), |frame| {
         let forward = match frame {
             Frame::Oversized { len } => {
@@ -248,12 +323,51 @@ fn to_server(s: &Shared, client_in: File, mut server_in: File) {
             Frame::Line(line) => check_request(s, line),
         };
         match forward {
-            Some(line) => server_in.write_all(&line).and_then(|()| server_in.write_all(b"\n")).is_ok(),
+            Some(line) => s.send_server(&line),
             None => true,
         }
     });
-    // Dropping server_in here: the server sees EOF.
+    // Closing the server's stdin: it sees EOF.
+    if let Ok(mut server_in) = s.server_in.lock() {
+        server_in.take();
+    }
 }
+
+/// Answer calls that outlive the profile's call_timeout_secs: the client gets a JSON-RPC
+/// error, the server a cancellation, and the server's late answer is dropped.
+fn watch_timeouts(s: &Shared, timeout: Duration) {
+    while !s.done.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(50).min(timeout));
+        let expired: Vec<(Id, String)> = match s.state.lock() {
+            Ok(mut st) => {
+                let ids: Vec<Id> =
+                    st.calls.iter().filter(|(_, (_, t))| t.elapsed() >= timeout).map(|(id, _)| id.clone()).collect();
+                ids.into_iter()
+                    .filter_map(|id| {
+                        let (tool, _) = st.calls.remove(&id)?;
+                        st.timed_out.insert(id.clone());
+                        Some((id, tool))
+                    })
+                    .collect()
+            }
+            Err(_) => return,
+        };
+        for (id, tool) in expired {
+            let secs = timeout.as_secs();
+            tracing::warn!(tool = %tool, secs, "relay: tool call timed out");
+            s.event(json!({ "event": "timeout", "rpc_id": id_json(&id), "method": "tools/call", "tool": tool,
+                            "duration_ms": timeout.as_millis() as u64 }));
+            let msg = format!("tool {tool:?} did not answer within {secs} s (mcpcell call_timeout_secs)");
+            s.send_client(&message::error_response(Some(&id), REQUEST_TIMEOUT, &msg));
+            let cancel = json!({ "jsonrpc": "2.0", "method": "notifications/cancelled",
+                                 "params": { "requestId": id_json(&id), "reason": msg } });
+            s.send_server(cancel.to_string().as_bytes());
+        }
+    }
+}
+
+/// JSON-RPC error code the relay uses for a call it timed out (MCP's "request timeout").
+const REQUEST_TIMEOUT: i64 = -32001;
 
 /// Read `from` to EOF, frame it, and hand each frame to `f` until it returns false.
 fn for_each_frame(mut from: File, max: usize, mut f: impl FnMut(Frame) -> bool) {
@@ -300,6 +414,13 @@ fn check_request(s: &Shared, line: Vec<u8>) -> Option<Vec<u8>> {
                 s.send_client(&message::error_response(Some(id), message::INVALID_PARAMS, &why));
                 return None;
             }
+            if let Some(why) = s.rate_refusal(&tool) {
+                tracing::warn!(tool = %tool, "relay: call over a rate limit, refused");
+                s.event(json!({ "event": "denied", "rpc_id": id_json(id), "method": method, "tool": tool,
+                                "reason": "rate limit" }));
+                s.send_client(&message::error_response(Some(id), message::INVALID_REQUEST, &why));
+                return None;
+            }
             let digest = serde_json::from_slice::<Value>(&line)
                 .ok()
                 .and_then(|v| v.pointer("/params/arguments").map(pin::canonical_json))
@@ -334,32 +455,39 @@ fn to_client(s: &Shared, server_out: File) {
             s.event(json!({ "event": "oversized", "from": "server", "bytes": len }));
             true
         }
-        Frame::Line(line) => s.send_client(&check_response(s, line)),
+        Frame::Line(line) => match check_response(s, line) {
+            Some(out) => s.send_client(&out),
+            None => true,
+        },
     });
+    s.done.store(true, Ordering::Relaxed);
     s.event(json!({ "event": "session_stop" }));
 }
 
 /// A server frame as it goes to the client (rewritten only for a filtered `tools/list`).
-fn check_response(s: &Shared, line: Vec<u8>) -> Vec<u8> {
+fn check_response(s: &Shared, line: Vec<u8>) -> Option<Vec<u8>> {
     let peek = message::peek(&line);
-    let Kind::Response { id, is_error } = &peek.kind else { return line };
-    let (is_list, call) = match s.state.lock() {
-        Ok(mut st) => (st.tools_list.remove(id), st.calls.remove(id)),
-        Err(_) => (false, None),
+    let Kind::Response { id, is_error } = &peek.kind else { return Some(line) };
+    let (is_list, call, late) = match s.state.lock() {
+        Ok(mut st) => (st.tools_list.remove(id), st.calls.remove(id), st.timed_out.remove(id)),
+        Err(_) => (false, None, false),
     };
+    if late {
+        return None; // the client already got the timeout error for this id
+    }
     if let Some((tool, started)) = call {
         s.event(json!({ "event": "result", "rpc_id": id_json(id), "method": "tools/call", "tool": tool,
                         "outcome": if *is_error { "error" } else { "ok" },
                         "duration_ms": started.elapsed().as_millis() as u64 }));
     }
     if !is_list || *is_error {
-        return line;
+        return Some(line);
     }
-    let Ok(mut msg) = serde_json::from_slice::<Value>(&line) else { return line };
-    let Some(tools) = msg.pointer_mut("/result/tools").and_then(Value::as_array_mut) else { return line };
+    let Ok(mut msg) = serde_json::from_slice::<Value>(&line) else { return Some(line) };
+    let Some(tools) = msg.pointer_mut("/result/tools").and_then(Value::as_array_mut) else { return Some(line) };
     s.trust_on_first_use(tools);
     tools.retain_mut(|tool| keep_tool(s, tool));
-    serde_json::to_vec(&msg).unwrap_or(line)
+    Some(serde_json::to_vec(&msg).unwrap_or(line))
 }
 
 /// Policy and poisoning checks on one listed tool; sanitises its description in place.
