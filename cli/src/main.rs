@@ -62,6 +62,10 @@ enum Command {
     /// (~/.config/mcpcell/profiles/NAME.toml) or a path to a .toml file.
     Run {
         profile: String,
+        /// Write the audit log (JSON lines) to FILE, overriding the profile's [audit] file.
+        /// Turns the MCP-aware relay on.
+        #[arg(long, value_name = "FILE")]
+        audit: Option<PathBuf>,
         /// Extra arguments appended to the profile's [server] args.
         #[arg(last = true)]
         args: Vec<String>,
@@ -153,9 +157,13 @@ fn init_logging(format: LogFormat, verbose: u8) {
 
 fn dispatch(command: Command) -> Result<ExitCode> {
     match command {
-        Command::Run { profile, args } => {
+        Command::Run { profile, audit, args } => {
             let mut profile = load(&profile)?;
             profile.server.args.extend(args);
+            if let Some(file) = audit {
+                let cwd = std::env::current_dir().context("reading the current directory")?;
+                profile.audit.file = Some(cwd.join(file));
+            }
             run(&profile)
         }
         Command::Exec(args) => run(&adhoc::profile(*args, &load_context())?),

@@ -181,6 +181,12 @@ pub struct ToolPolicy {
     pub allow: Vec<String>,
     /// Globs; deny wins over allow.
     pub deny: Vec<String>,
+    /// Globs: calls to matching tools run only after the user approves them through an MCP
+    /// `elicitation/create` request; refused (with an explanation) when the client did not
+    /// declare elicitation support. Never auto-approved. Empty = no confirmation.
+    pub confirm: Vec<String>,
+    /// Only tools whose `annotations.readOnlyHint` is true are listed and callable.
+    pub read_only: bool,
     /// What to do with a tool whose description carries hidden-instruction patterns.
     pub on_poisoned: PoisonAction,
     /// What to do with a tool that is new or changed since the profile's lockfile was written.
@@ -204,6 +210,8 @@ impl Default for ToolPolicy {
             inspect: false,
             allow: Vec::new(),
             deny: Vec::new(),
+            confirm: Vec::new(),
+            read_only: false,
             on_poisoned: PoisonAction::Warn,
             pins: PinMode::Block,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
@@ -224,13 +232,21 @@ impl ToolPolicy {
         self.allow.is_empty() || self.allow.iter().any(|p| glob_match(p, tool))
     }
 
+    /// Whether a call to `tool` needs the user's approval first: it matches a confirm glob.
+    pub fn needs_confirmation(&self, tool: &str) -> bool {
+        self.confirm.iter().any(|p| glob_match(p, tool))
+    }
+
     /// Whether this policy asks for the relay: the profile sets any `[tools]` key, or the
-    /// policy has an allow or deny list, blocks poisoned tools, or pins other than `block`.
+    /// policy has an allow, deny or confirm list, is read-only, blocks poisoned tools, or
+    /// pins other than `block`.
     /// (With a lockfile present the relay is on regardless; that is the runtime's check.)
     pub fn is_configured(&self) -> bool {
         self.inspect
             || !self.allow.is_empty()
             || !self.deny.is_empty()
+            || !self.confirm.is_empty()
+            || self.read_only
             || self.on_poisoned == PoisonAction::Block
             || self.pins != PinMode::Block
     }

@@ -24,6 +24,8 @@ pub(crate) const SANDBOX_KEYS: &[&str] = &["backend", "landlock_min_abi", "shutd
 pub(crate) const TOOLS_KEYS: &[&str] = &[
     "allow",
     "deny",
+    "confirm",
+    "read_only",
     "on_poisoned",
     "pins",
     "max_message_bytes",
@@ -104,6 +106,8 @@ pub(crate) struct Layer {
     pub shutdown_grace_ms: Option<u64>,
     pub tools_allow: Option<Vec<At<String>>>,
     pub tools_deny: Option<Vec<At<String>>>,
+    pub tools_confirm: Option<Vec<At<String>>>,
+    pub read_only: Option<bool>,
     pub on_poisoned: Option<PoisonAction>,
     pub pins: Option<PinMode>,
     pub max_message_bytes: Option<u64>,
@@ -160,6 +164,8 @@ pub(crate) fn parse_layer(text: &str, origin: Origin, home: &Path) -> Result<Lay
             shutdown_grace_ms: None,
             tools_allow: None,
             tools_deny: None,
+            tools_confirm: None,
+            read_only: None,
             on_poisoned: None,
             pins: None,
             max_message_bytes: None,
@@ -643,6 +649,8 @@ impl Parser<'_> {
             match key.name.as_str() {
                 "allow" => l.tools_allow = Some(globs(src, "tools.allow", v)?),
                 "deny" => l.tools_deny = Some(globs(src, "tools.deny", v)?),
+                "confirm" => l.tools_confirm = Some(globs(src, "tools.confirm", v)?),
+                "read_only" => l.read_only = Some(src.boolean("tools.read_only", v)?),
                 "on_poisoned" => {
                     l.on_poisoned = Some(match src.string("tools.on_poisoned", v)?.as_str() {
                         "warn" => PoisonAction::Warn,

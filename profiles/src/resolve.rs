@@ -196,6 +196,8 @@ fn merge(parent: Layer, child: Layer) -> Layer {
         shutdown_grace_ms: child.shutdown_grace_ms.or(parent.shutdown_grace_ms),
         tools_allow: child.tools_allow.or(parent.tools_allow),
         tools_deny: child.tools_deny.or(parent.tools_deny),
+        tools_confirm: child.tools_confirm.or(parent.tools_confirm),
+        read_only: child.read_only.or(parent.read_only),
         on_poisoned: child.on_poisoned.or(parent.on_poisoned),
         pins: child.pins.or(parent.pins),
         max_message_bytes: child.max_message_bytes.or(parent.max_message_bytes),
@@ -307,6 +309,8 @@ fn finish(l: Layer, extends: Vec<Origin>, ctx: &LoadContext) -> Result<Profile, 
     // the default value: writing it down means "inspect").
     let inspect = l.tools_allow.is_some()
         || l.tools_deny.is_some()
+        || l.tools_confirm.is_some()
+        || l.read_only.is_some()
         || l.on_poisoned.is_some()
         || l.pins.is_some()
         || l.max_message_bytes.is_some()
@@ -329,6 +333,8 @@ fn finish(l: Layer, extends: Vec<Origin>, ctx: &LoadContext) -> Result<Profile, 
         inspect,
         allow: allow.into_iter().map(|a| a.value).collect(),
         deny: deny.into_iter().map(|d| d.value).collect(),
+        confirm: l.tools_confirm.unwrap_or_default().into_iter().map(|c| c.value).collect(),
+        read_only: l.read_only.unwrap_or(tool_defaults.read_only),
         on_poisoned: l.on_poisoned.unwrap_or(tool_defaults.on_poisoned),
         pins: l.pins.unwrap_or(tool_defaults.pins),
         max_message_bytes: l.max_message_bytes.unwrap_or(tool_defaults.max_message_bytes),

@@ -70,6 +70,8 @@ fn minimal_profile_gets_defaults() {
                 inspect: false,
                 allow: vec![],
                 deny: vec![],
+                confirm: vec![],
+                read_only: false,
                 on_poisoned: PoisonAction::Warn,
                 pins: PinMode::Block,
                 max_message_bytes: 16 << 20,

@@ -46,6 +46,8 @@ fn parses_both_tables() {
 [tools]
 allow = ["read_*", "list_directory"]
 deny = ["write_file"]
+confirm = ["write_*", "delete_file"]
+read_only = true
 on_poisoned = "block"
 pins = "warn"
 max_message_bytes = "4MiB"
@@ -64,6 +66,8 @@ max_bytes = "10MiB"
             inspect: true,
             allow: strings(&["read_*", "list_directory"]),
             deny: strings(&["write_file"]),
+            confirm: strings(&["write_*", "delete_file"]),
+            read_only: true,
             on_poisoned: PoisonAction::Block,
             pins: PinMode::Warn,
             max_message_bytes: 4 << 20,
@@ -95,6 +99,9 @@ fn defaults() {
     assert_eq!(p.tools, ToolPolicy::default());
     assert_eq!(p.tools.allow, Vec::<String>::new());
     assert_eq!(p.tools.deny, Vec::<String>::new());
+    assert_eq!(p.tools.confirm, Vec::<String>::new());
+    assert!(!p.tools.read_only);
+    assert!(!p.tools.needs_confirmation("write_file"));
     assert_eq!(p.tools.on_poisoned, PoisonAction::Warn);
     assert_eq!(p.tools.pins, PinMode::Block);
     assert_eq!(PinMode::default(), PinMode::Block);
@@ -146,6 +153,78 @@ fn bad_pins() {
         error("[tools]\npins = 1\n"),
         "p.toml:4:8: tools.pins: expected a string, found an integer; put the value in quotes"
     );
+}
+
+#[test]
+fn confirm_and_read_only_set_inspect() {
+    let p = with_cmd("[tools]\nread_only = false\n");
+    assert_eq!(p.tools, ToolPolicy { inspect: true, ..ToolPolicy::default() });
+    assert!(p.tools.is_configured(), "writing read_only asks for the relay");
+    let p = with_cmd("[tools]\nconfirm = []\n");
+    assert_eq!(p.tools, ToolPolicy { inspect: true, ..ToolPolicy::default() });
+    let p = with_cmd("[tools]\nread_only = true\nconfirm = [\"delete_?ile\"]\n");
+    assert!(p.tools.read_only);
+    assert_eq!(p.tools.confirm, strings(&["delete_?ile"]));
+    assert!(ToolPolicy { read_only: true, ..ToolPolicy::default() }.is_configured());
+    assert!(ToolPolicy { confirm: strings(&["x"]), ..ToolPolicy::default() }.is_configured());
+}
+
+#[test]
+fn needs_confirmation() {
+    let p = ToolPolicy { confirm: strings(&["write_*", "delete_file"]), ..ToolPolicy::default() };
+    assert!(p.needs_confirmation("write_file"));
+    assert!(p.needs_confirmation("write_"));
+    assert!(p.needs_confirmation("delete_file"));
+    assert!(!p.needs_confirmation("delete_files"));
+    assert!(!p.needs_confirmation("read_file"));
+    assert!(!p.needs_confirmation("rewrite_file"));
+    assert!(!ToolPolicy::default().needs_confirmation("write_file"));
+    // Independent of allow/deny: confirmation only adds a step for tools that are allowed.
+    let p = ToolPolicy { confirm: strings(&["*"]), ..policy(&["a"], &[]) };
+    assert!(p.needs_confirmation("b"));
+    assert!(!p.allows("b"));
+}
+
+#[test]
+fn bad_confirm_and_read_only() {
+    assert_eq!(
+        error("[tools]\nread_only = \"yes\"\n"),
+        "p.toml:4:13: tools.read_only: expected a boolean (true or false), found a string"
+    );
+    assert_eq!(
+        error("[tools]\nconfirm = \"write_*\"\n"),
+        "p.toml:4:11: tools.confirm: expected an array, found a string"
+    );
+    assert_eq!(
+        error("[tools]\nconfirm = [\"a\", 3]\n"),
+        "p.toml:4:17: tools.confirm[1]: expected a string, found an integer; put the value in quotes"
+    );
+    assert_eq!(
+        error("[tools]\nconfirm = [\"\"]\n"),
+        "p.toml:4:12: tools.confirm[0] is empty; write a tool name or a glob like \"read_*\""
+    );
+}
+
+#[test]
+fn confirm_and_read_only_merge() {
+    let dir = scratch("confirm");
+    write(&dir, "base.toml", "[server]\ncommand = \"srv\"\n[tools]\nconfirm = [\"write_*\"]\nread_only = true\n");
+    let load = |name: &str, text: &str| load_file(&write(&dir, name, text)).unwrap_or_else(|e| panic!("{e}"));
+    // Inherited when the child does not set them.
+    let p = load("inherit.toml", "extends = \"base.toml\"\n[tools]\ndeny = [\"x\"]\n");
+    assert_eq!(p.tools.confirm, strings(&["write_*"]));
+    assert!(p.tools.read_only);
+    assert!(p.tools.inspect);
+    // The child wins; its confirm list replaces the parent's whole.
+    let p = load("child.toml", "extends = \"base.toml\"\n[tools]\nconfirm = [\"delete_file\"]\nread_only = false\n");
+    assert_eq!(p.tools.confirm, strings(&["delete_file"]));
+    assert!(!p.tools.read_only);
+    assert!(!p.tools.needs_confirmation("write_file"));
+    // An explicit empty array clears the parent's list.
+    let p = load("clear.toml", "extends = \"base.toml\"\n[tools]\nconfirm = []\n");
+    assert!(p.tools.confirm.is_empty());
+    assert!(p.tools.read_only);
+    let _ = fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -389,7 +468,7 @@ fn allows_both_deny_wins() {
 fn unknown_keys_have_locations() {
     assert_eq!(
         error("[tools]\nallow = []\n  alow = []\n"),
-        "p.toml:5:3: unknown key \"alow\" in [tools]; expected one of: allow, deny, on_poisoned, pins, max_message_bytes, call_timeout_secs, calls_per_minute, tool_calls_per_minute"
+        "p.toml:5:3: unknown key \"alow\" in [tools]; expected one of: allow, deny, confirm, read_only, on_poisoned, pins, max_message_bytes, call_timeout_secs, calls_per_minute, tool_calls_per_minute"
     );
     assert_eq!(
         error("[audit]\npath = \"/var/log/a.jsonl\"\n"),
@@ -397,7 +476,7 @@ fn unknown_keys_have_locations() {
     );
     assert_eq!(
         error("[tools]\nextends = \"x\"\n"),
-        "p.toml:4:1: unknown key \"extends\" in [tools]; expected one of: allow, deny, on_poisoned, pins, max_message_bytes, call_timeout_secs, calls_per_minute, tool_calls_per_minute (\"extends\" is a top-level key: move it above the first [table] header)"
+        "p.toml:4:1: unknown key \"extends\" in [tools]; expected one of: allow, deny, confirm, read_only, on_poisoned, pins, max_message_bytes, call_timeout_secs, calls_per_minute, tool_calls_per_minute (\"extends\" is a top-level key: move it above the first [table] header)"
     );
 }
 
@@ -535,6 +614,8 @@ file = "/var/log/base.jsonl"
             inspect: true,
             allow: strings(&["search"]),
             deny: strings(&["read_secret"]),
+            confirm: vec![],
+            read_only: false,
             on_poisoned: PoisonAction::Block,
             pins: PinMode::Block,
             max_message_bytes: 2 << 20,

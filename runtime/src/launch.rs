@@ -46,9 +46,18 @@ pub fn start(plan: &CellPlan, stdio: Stdio) -> Result<Cell, SpawnError> {
         seccomp_rules = plan.seccomp.deny.len(),
         "building the cell"
     );
+    let audit = match plan.relay.as_ref().and_then(|r| r.audit_file.as_ref().map(|f| (f, r.audit_max_bytes))) {
+        Some((file, max)) => {
+            Some(std::sync::Arc::new(crate::audit::AuditLog::open(file, max, &plan.profile).map_err(|e| {
+                SpawnError::Refused(RuntimeError::io(format!("opening the audit file {}", file.display()), e))
+            })?))
+        }
+        None => None,
+    };
     let mut cell = jail::spawn(plan, &CgroupHost::detect(), stdio)?;
+    cell.audit = audit.clone();
     if let (Some(allow), Some(control)) = (&plan.egress, cell.egress_control.take()) {
-        match crate::egress::proxy::start(control, allow.clone(), plan.profile.clone()) {
+        match crate::egress::proxy::start(control, allow.clone(), plan.profile.clone(), audit) {
             Ok(proxy) => cell.egress_proxy = Some(proxy),
             Err(e) => {
                 cell.terminate(std::time::Duration::ZERO);
@@ -77,6 +86,7 @@ pub fn start_serving(plan: &CellPlan) -> Result<(Cell, Option<RelaySession>), Sp
     };
     let session = crate::relay::session::start(
         relay_plan.clone(),
+        cell.audit.clone(),
         dup(0)?,
         dup(1)?,
         std::fs::File::from(to_server_w),

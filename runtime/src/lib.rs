@@ -6,6 +6,7 @@
 //! - [`host`]: feature probing for `doctor` and the pre-start checks.
 //! - [`explain`]: the plan in plain words.
 
+pub mod audit;
 pub mod egress;
 pub mod error;
 pub mod explain;

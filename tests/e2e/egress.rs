@@ -1068,3 +1068,48 @@ fn the_server_cannot_kill_or_trace_netd() {
     assert!(lines[2].starts_with("ALLOWED"), "control: signalling its own shell works:{}", out.describe());
     assert!(lines[3].starts_with("ALLOWED"), "egress still works afterwards:{}", out.describe());
 }
+
+/// Egress decisions land in the profile's audit log next to the relay's events.
+#[test]
+fn egress_decisions_are_audited() {
+    let h = hosts();
+    let sc = Scratch::new("egress-audit");
+    let audit = sc.join("audit.jsonl");
+    let profile = sc.file(
+        "egress-audit.toml",
+        &format!(
+            "[server]\ncommand = \"{}\"\nargs = [\"http-get\", \"{OTHER}\", \"{port}\", \"/x\"]\n\n\
+             [filesystem]\nread = [\"{}\"]\n\n[network]\negress = [{{ host = \"{ALLOWED}\", port = {port}, allow_private = true }}]\n\n\
+             [audit]\nfile = \"{}\"\n",
+            probe().display(),
+            bin_dir().display(),
+            audit.display(),
+            port = h.port
+        ),
+    );
+    let out = run_cmd(mcpcell_cmd(&["run", s(&profile)]), None, CELL_TIMEOUT);
+    assert_denied(&out, "the unlisted host, through a profile with an audit log");
+    let text = std::fs::read_to_string(&audit).unwrap_or_else(|e| panic!("no audit file ({e}):{}", out.describe()));
+    let events: Vec<serde_json::Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    assert!(
+        events.iter().any(|e| e["event"] == "egress" && e["decision"] == "denied" && e["host"] == OTHER),
+        "the DNS denial of {OTHER} is audited: {text}"
+    );
+
+    // Control: an allowed connection is audited as allowed.
+    let allowed = profile.with_file_name("allowed.toml");
+    std::fs::write(
+        &allowed,
+        std::fs::read_to_string(&profile).unwrap().replace(&format!("\"{OTHER}\""), &format!("\"{ALLOWED}\"")),
+    )
+    .unwrap();
+    let out = run_cmd(mcpcell_cmd(&["run", s(&allowed)]), None, CELL_TIMEOUT);
+    assert_allowed(&out, "the allowed host, through a profile with an audit log");
+    let text = std::fs::read_to_string(&audit).unwrap();
+    assert!(
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .any(|e| e["event"] == "egress" && e["decision"] == "allowed" && e["host"] == ALLOWED),
+        "the allowed connection is audited: {text}"
+    );
+}

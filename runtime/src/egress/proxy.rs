@@ -44,10 +44,16 @@ impl std::fmt::Debug for EgressProxy {
 struct Ctx {
     allow: EgressAllowlist,
     profile: String,
+    audit: Option<Arc<crate::audit::AuditLog>>,
 }
 
 /// Start serving the cell's control socket on a small runtime of its own.
-pub fn start(control: OwnedFd, allow: EgressAllowlist, profile: String) -> std::io::Result<EgressProxy> {
+pub fn start(
+    control: OwnedFd,
+    allow: EgressAllowlist,
+    profile: String,
+    audit: Option<Arc<crate::audit::AuditLog>>,
+) -> std::io::Result<EgressProxy> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         // Name lookups run on blocking threads: a burst of connections must not become a burst
@@ -56,7 +62,7 @@ pub fn start(control: OwnedFd, allow: EgressAllowlist, profile: String) -> std::
         .thread_name("mcpcell-egress")
         .enable_all()
         .build()?;
-    let ctx = Arc::new(Ctx { allow, profile });
+    let ctx = Arc::new(Ctx { allow, profile, audit });
     nix::fcntl::fcntl(control.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK))
         .map_err(std::io::Error::from)?;
     let control = runtime.block_on(async {
@@ -80,6 +86,10 @@ async fn accept_loop(control: AsyncFd<OwnedFd>, ctx: Arc<Ctx>) {
                 if msg.first() == Some(&MSG_DNS_DENIED) {
                     let name = String::from_utf8_lossy(msg.get(2..).unwrap_or_default());
                     tracing::info!(target: "mcpcell::egress", profile = %ctx.profile, host = %name, "dns denied (NXDOMAIN): not in the egress list");
+                    if let Some(audit) = &ctx.audit {
+                        audit.event(serde_json::json!({ "event": "egress", "decision": "denied", "host": name,
+                                                        "reason": "dns: not in the egress list" }));
+                    }
                 }
             }
             Ok(Ok(None)) | Ok(Err(_)) => return, // the cell is gone
@@ -126,6 +136,15 @@ async fn handle(ctx: Arc<Ctx>, msg: Vec<u8>, stream: std::net::TcpStream) {
         _ => Outcome::denied("?", 0, "malformed message from the cell".into()),
     };
     outcome.log(&ctx.profile, started.elapsed());
+    if let Some(audit) = &ctx.audit {
+        audit.event(serde_json::json!({
+            "event": "egress",
+            "decision": if outcome.denied.is_some() { "denied" } else { "allowed" },
+            "host": outcome.name, "port": outcome.port, "reason": outcome.denied,
+            "bytes_up": outcome.up, "bytes_down": outcome.down,
+            "duration_ms": started.elapsed().as_millis() as u64,
+        }));
+    }
 }
 
 fn parse_connect(msg: &[u8]) -> Option<(u16, String)> {

@@ -32,6 +32,8 @@ pub struct Cell {
     pub egress_control: Option<OwnedFd>,
     /// The proxy serving it, kept alive as long as the cell.
     pub egress_proxy: Option<crate::egress::proxy::EgressProxy>,
+    /// The audit log shared by the relay and the egress proxy, when the profile names one.
+    pub audit: Option<std::sync::Arc<crate::audit::AuditLog>>,
     /// Our end of the lifeline: when the launcher dies it closes and the init notices.
     _lifeline: OwnedFd,
     _cgroup: Option<CellCgroup>,
@@ -180,7 +182,14 @@ pub fn spawn(plan: &CellPlan, cgroups: &CgroupHost, stdio: Stdio) -> Result<Cell
         };
         return Err(SpawnError::InCell(CellStartError { code, message }));
     }
-    Ok(Cell { init, egress_control: egress_host, egress_proxy: None, _lifeline: life.into(), _cgroup: cgroup })
+    Ok(Cell {
+        init,
+        egress_control: egress_host,
+        egress_proxy: None,
+        audit: None,
+        _lifeline: life.into(),
+        _cgroup: cgroup,
+    })
 }
 
 #[derive(Debug, thiserror::Error)]

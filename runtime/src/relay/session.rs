@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// What the relay enforces, from the profile (part of the cell plan).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +64,13 @@ struct State {
     recent_by_tool: HashMap<String, VecDeque<Instant>>,
     /// Calls answered with a timeout: the server's late answer is dropped.
     timed_out: HashSet<Id>,
+    /// Listed tools that declare annotations.readOnlyHint = true (for `read_only`).
+    read_only_ok: HashSet<String>,
+    /// Whether the client declared elicitation support in `initialize`.
+    client_elicitation: bool,
+    /// Calls waiting for the user's approval: elicitation id → (call id, tool, call line).
+    held: HashMap<String, (Id, String, Vec<u8>)>,
+    elicit_seq: u64,
 }
 
 struct Shared {
@@ -72,11 +79,9 @@ struct Shared {
     client_out: Mutex<File>,
     /// The server's stdin: written by the client direction and by the call-timeout watchdog.
     server_in: Mutex<Option<File>>,
-    audit: Option<Mutex<File>>,
+    audit: Option<Arc<crate::audit::AuditLog>>,
     /// Set when the server's output ends: the watchdog stops.
     done: AtomicBool,
-    session: String,
-    seq: Mutex<u64>,
 }
 
 /// The running relay. `finish` waits (boundedly) for the server's last bytes to reach the client.
@@ -102,21 +107,12 @@ impl RelaySession {
 /// server's pipes.
 pub fn start(
     plan: RelayPlan,
+    audit: Option<Arc<crate::audit::AuditLog>>,
     client_in: File,
     client_out: File,
     server_in: File,
     server_out: File,
 ) -> std::io::Result<RelaySession> {
-    let audit = match &plan.audit_file {
-        Some(path) => {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            Some(Mutex::new(std::fs::OpenOptions::new().create(true).append(true).open(path)?))
-        }
-        None => None,
-    };
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     let locked =
         plan.pins.locked.as_ref().map(|tools| tools.iter().map(|t| (t.name.clone(), t.sha256.clone())).collect());
     let shared = Arc::new(Shared {
@@ -126,8 +122,6 @@ pub fn start(
         server_in: Mutex::new(Some(server_in)),
         audit,
         done: AtomicBool::new(false),
-        session: format!("{:x}-{:x}", std::process::id(), now.as_micros()),
-        seq: Mutex::new(0),
     });
     shared.event(json!({ "event": "session_start" }));
     let s = shared.clone();
@@ -266,40 +260,10 @@ impl Shared {
         out.write_all(line).and_then(|()| out.write_all(b"\n")).is_ok()
     }
 
-    /// One audit line. Values of arguments are never written, only their digest.
-    fn event(&self, mut fields: Value) {
-        let Some(audit) = &self.audit else { return };
-        let seq = match self.seq.lock() {
-            Ok(mut n) => {
-                *n += 1;
-                *n
-            }
-            Err(_) => 0,
-        };
-        let ts_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
-        if let Value::Object(map) = &mut fields {
-            map.insert("ts_ms".into(), ts_ms.into());
-            map.insert("profile".into(), self.plan.profile.clone().into());
-            map.insert("session".into(), self.session.clone().into());
-            map.insert("seq".into(), seq.into());
-        }
-        let line = format!("{fields}\n");
-        if let Ok(mut f) = audit.lock() {
-            // Rotate by size: FILE → FILE.1 (one backup), then start afresh.
-            let size = f.metadata().map(|m| m.len()).unwrap_or(0);
-            if let Some(path) = &self.plan.audit_file {
-                if size > 0 && size + line.len() as u64 > self.plan.audit_max_bytes {
-                    let mut backup = path.clone().into_os_string();
-                    backup.push(".1");
-                    let reopened = std::fs::rename(path, &backup)
-                        .and_then(|()| std::fs::OpenOptions::new().create(true).append(true).open(path));
-                    match reopened {
-                        Ok(fresh) => *f = fresh,
-                        Err(e) => tracing::warn!(error = %e, "relay: could not rotate the audit file"),
-                    }
-                }
-            }
-            let _ = f.write_all(line.as_bytes());
+    /// One audit event. Values of arguments are never written, only their digest.
+    fn event(&self, fields: Value) {
+        if let Some(audit) = &self.audit {
+            audit.event(fields);
         }
     }
 }
@@ -399,44 +363,54 @@ fn check_request(s: &Shared, line: Vec<u8>) -> Option<Vec<u8>> {
     match &peek.kind {
         Kind::Request { id, method } if method == "tools/call" => {
             let tool = peek.tool.clone().unwrap_or_default();
-            if !s.plan.policy.allows(&tool) {
-                tracing::warn!(tool = %tool, "relay: call to a tool the profile does not allow, refused");
+            let refuse = |reason: &str, code: i64, msg: String| {
+                tracing::warn!(tool = %tool, reason, "relay: tool call refused");
                 s.event(json!({ "event": "denied", "rpc_id": id_json(id), "method": method, "tool": tool,
-                                "reason": "not allowed by the profile's [tools] policy" }));
+                                "reason": reason }));
+                s.send_client(&message::error_response(Some(id), code, &msg));
+                None
+            };
+            if !s.plan.policy.allows(&tool) {
                 let msg = format!("tool {tool:?} is not allowed by mcpcell profile {}", s.plan.profile);
-                s.send_client(&message::error_response(Some(id), message::INVALID_PARAMS, &msg));
-                return None;
+                return refuse("not allowed by the profile's [tools] policy", message::INVALID_PARAMS, msg);
+            }
+            if s.plan.policy.read_only && !s.state.lock().is_ok_and(|st| st.read_only_ok.contains(&tool)) {
+                let msg = format!(
+                    "tool {tool:?} is not declared read-only (annotations.readOnlyHint), and mcpcell profile {} \
+                     allows only read-only tools (list the tools first)",
+                    s.plan.profile
+                );
+                return refuse("not read-only", message::INVALID_PARAMS, msg);
             }
             if let Some(why) = s.pin_refusal(&tool) {
-                tracing::warn!(tool = %tool, "relay: call to a tool that does not match its pin, refused");
-                s.event(json!({ "event": "denied", "rpc_id": id_json(id), "method": method, "tool": tool,
-                                "reason": "does not match the lockfile's pin" }));
-                s.send_client(&message::error_response(Some(id), message::INVALID_PARAMS, &why));
-                return None;
+                return refuse("does not match the lockfile's pin", message::INVALID_PARAMS, why);
             }
             if let Some(why) = s.rate_refusal(&tool) {
-                tracing::warn!(tool = %tool, "relay: call over a rate limit, refused");
-                s.event(json!({ "event": "denied", "rpc_id": id_json(id), "method": method, "tool": tool,
-                                "reason": "rate limit" }));
-                s.send_client(&message::error_response(Some(id), message::INVALID_REQUEST, &why));
-                return None;
+                return refuse("rate limit", message::INVALID_REQUEST, why);
             }
-            let digest = serde_json::from_slice::<Value>(&line)
-                .ok()
-                .and_then(|v| v.pointer("/params/arguments").map(pin::canonical_json))
-                .map(|c| hex(&Sha256::digest(c.as_bytes())));
-            s.event(json!({ "event": "call", "rpc_id": id_json(id), "method": method, "tool": tool,
-                            "args_sha256": digest }));
-            if let Ok(mut st) = s.state.lock() {
-                st.calls.insert(id.clone(), (tool, Instant::now()));
+            if s.plan.policy.needs_confirmation(&tool) {
+                return ask_approval(s, id, &tool, line);
             }
-            Some(line)
+            Some(admit_call(s, id, tool, line))
         }
-        Kind::Request { id, method } if method == "tools/list" => {
+        Kind::Request { id, method } if method == "tools/list" || method == "server/discover" => {
             if let Ok(mut st) = s.state.lock() {
                 st.tools_list.insert(id.clone());
             }
             Some(line)
+        }
+        Kind::Request { method, .. } if method == "initialize" => {
+            // Whether this client can be asked for approvals (MCP elicitation).
+            let elicitation = serde_json::from_slice::<Value>(&line)
+                .ok()
+                .is_some_and(|v| v.pointer("/params/capabilities/elicitation").is_some_and(|e| !e.is_null()));
+            if let Ok(mut st) = s.state.lock() {
+                st.client_elicitation = elicitation;
+            }
+            Some(line)
+        }
+        Kind::Response { id: Id::Str(eid), is_error } if eid.starts_with(ELICIT_PREFIX) => {
+            answer_approval(s, eid, *is_error, &line)
         }
         Kind::Invalid(reason) => {
             tracing::warn!(%reason, "relay: malformed message from the client, refused");
@@ -446,6 +420,80 @@ fn check_request(s: &Shared, line: Vec<u8>) -> Option<Vec<u8>> {
         }
         _ => Some(line),
     }
+}
+
+/// Ids of the relay's own requests to the client; their answers are the relay's, not the server's.
+const ELICIT_PREFIX: &str = "mcpcell-elicit-";
+
+/// Record a call that goes to the server (audit, timeouts) and return its line.
+fn admit_call(s: &Shared, id: &Id, tool: String, line: Vec<u8>) -> Vec<u8> {
+    let digest = serde_json::from_slice::<Value>(&line)
+        .ok()
+        .and_then(|v| v.pointer("/params/arguments").map(pin::canonical_json))
+        .map(|c| hex(&Sha256::digest(c.as_bytes())));
+    s.event(json!({ "event": "call", "rpc_id": id_json(id), "method": "tools/call", "tool": tool,
+                    "args_sha256": digest }));
+    if let Ok(mut st) = s.state.lock() {
+        st.calls.insert(id.clone(), (tool, Instant::now()));
+    }
+    line
+}
+
+/// Hold a call to a `confirm` tool and ask the user through the client (MCP elicitation).
+/// A client that cannot be asked gets a refusal: approvals are never assumed.
+fn ask_approval(s: &Shared, id: &Id, tool: &str, line: Vec<u8>) -> Option<Vec<u8>> {
+    let Ok(mut st) = s.state.lock() else { return None };
+    if !st.client_elicitation {
+        drop(st);
+        s.event(json!({ "event": "denied", "rpc_id": id_json(id), "method": "tools/call", "tool": tool,
+                        "reason": "needs approval; the client does not support elicitation" }));
+        let msg = format!(
+            "tool {tool:?} needs the user's approval (mcpcell [tools] confirm), but this client did not declare \
+             elicitation support, so it cannot be asked; refused"
+        );
+        s.send_client(&message::error_response(Some(id), message::INVALID_REQUEST, &msg));
+        return None;
+    }
+    st.elicit_seq += 1;
+    let eid = format!("{ELICIT_PREFIX}{}", st.elicit_seq);
+    st.held.insert(eid.clone(), (id.clone(), tool.to_string(), line.clone()));
+    drop(st);
+    let args = serde_json::from_slice::<Value>(&line)
+        .ok()
+        .and_then(|v| v.pointer("/params/arguments").map(Value::to_string))
+        .unwrap_or_default();
+    let shown: String = args.chars().take(300).collect();
+    let more = if args.chars().count() > 300 { "…" } else { "" };
+    let request = json!({
+        "jsonrpc": "2.0", "id": eid, "method": "elicitation/create",
+        "params": {
+            "message": format!("Allow the MCP server (mcpcell profile {}) to run the tool {tool:?} with {shown}{more}?",
+                               s.plan.profile),
+            "requestedSchema": { "type": "object", "properties": {} }
+        }
+    });
+    s.event(json!({ "event": "approval_requested", "rpc_id": id_json(id), "tool": tool }));
+    s.send_client(request.to_string().as_bytes());
+    None
+}
+
+/// The client's answer to an approval request: forward the held call on "accept", else refuse it.
+fn answer_approval(s: &Shared, eid: &str, is_error: bool, line: &[u8]) -> Option<Vec<u8>> {
+    let held = s.state.lock().ok().and_then(|mut st| st.held.remove(eid));
+    let (id, tool, call) = held?;
+    let action = serde_json::from_slice::<Value>(line)
+        .ok()
+        .and_then(|v| v.pointer("/result/action").and_then(Value::as_str).map(str::to_string));
+    if !is_error && action.as_deref() == Some("accept") {
+        s.event(json!({ "event": "approved", "rpc_id": id_json(&id), "tool": tool }));
+        return Some(admit_call(s, &id, tool, call));
+    }
+    let answer = action.unwrap_or_else(|| "error".into());
+    s.event(json!({ "event": "denied", "rpc_id": id_json(&id), "method": "tools/call", "tool": tool,
+                    "reason": format!("declined by the user ({answer})") }));
+    let msg = format!("the call to {tool:?} was declined by the user ({answer})");
+    s.send_client(&message::error_response(Some(&id), message::INVALID_REQUEST, &msg));
+    None
 }
 
 fn to_client(s: &Shared, server_out: File) {
@@ -495,6 +543,14 @@ fn keep_tool(s: &Shared, tool: &mut Value) -> bool {
     let name = tool.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
     if !s.plan.policy.allows(&name) || !s.pin_allows(&name, tool) {
         return false;
+    }
+    if s.plan.policy.read_only {
+        if tool.pointer("/annotations/readOnlyHint") != Some(&Value::Bool(true)) {
+            return false;
+        }
+        if let Ok(mut st) = s.state.lock() {
+            st.read_only_ok.insert(name.clone());
+        }
     }
     let Some(description) = tool.get("description").and_then(Value::as_str).map(str::to_string) else {
         return true;
