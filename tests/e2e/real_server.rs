@@ -41,7 +41,18 @@ fn run_client(fx: &Fixture, calls: &Value) -> (Value, Out) {
 
 #[test]
 fn filesystem_server_serving_root_sees_only_the_grants() {
-    let fx = fixture(FILESYSTEM_SERVER);
+    serving_root_sees_only_the_grants(FILESYSTEM_SERVER);
+}
+
+/// The same session through the MCP-aware relay (any [tools] key turns it on): the server works
+/// unchanged, and the cell still decides.
+#[test]
+fn filesystem_server_works_unchanged_through_the_relay() {
+    serving_root_sees_only_the_grants(&format!("{FILESYSTEM_SERVER}\n[tools]\non_poisoned = \"warn\"\n"));
+}
+
+fn serving_root_sees_only_the_grants(server_toml: &str) {
+    let fx = fixture(server_toml);
     let p = |rel: &str| fx.sc.join(rel).display().to_string();
     let host_tmp_canary = std::path::PathBuf::from(format!("/tmp/mcpcell-e2e-{}.txt", unique("canary")));
     std::fs::write(&host_tmp_canary, CANARY_TEXT).unwrap();
