@@ -15,6 +15,9 @@ Subcommands, each writing one JSON file:
                bulk MiB/s (with each process's CPU time), and the launcher's threads and memory
                while 300 connections are held; starts `egress-server` (host) and `egress-client`
                (this file, run by /usr/bin/python3 on the host or in a cell)
+  relay        g: the MCP-aware relay (a profile with [tools] and [audit] around /bin/cat): round
+               trips of tools/call and ping lines vs direct /bin/cat and the zero-copy cell, 1 MiB
+               lines streamed, and one audit record per tools/call
   report       read every JSON (and hyperfine's) in a directory, print the table, write markdown
 
 Every loop is bounded (counts and deadlines); every process is local.
@@ -296,6 +299,258 @@ def cmd_throughput(a):
               f"direct+setsid {res['direct-setsid']['median']:.0f} MiB/s ({res['setsid_ratio'] * 100:.1f}%)",
               file=sys.stderr)
     write_json(a.json, out)
+
+
+# --------------------------------------------------------------------------------------------
+# g. inspecting relay: round trips and throughput through the MCP-aware relay (profile with
+# [tools] and [audit]) vs direct /bin/cat vs the zero-copy cell
+
+# The one tool the primed tools/list shows; pinned (tofu) in the first inspecting session.
+ECHO_TOOL = {"name": "echo", "description": "Echo the text back.",
+             "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}}}
+
+
+def relay_profiles(tmp, mcpcell_dir=None):
+    """Write the zero-copy and the inspecting profile into `tmp`; returns their paths and the
+    audit file's. The inspecting one turns on every per-call check: policy (deny), pins (tofu:
+    the first tools/list becomes the lockfile, then calls are checked against it), both rate
+    limits (high enough never to refuse) and the audit log (large enough never to rotate)."""
+    plain = os.path.join(tmp, "relay-zero-copy.toml")
+    insp = os.path.join(tmp, "relay-inspect.toml")
+    audit = os.path.join(tmp, "audit.jsonl")
+    with open(plain, "w") as f:
+        f.write('[server]\ncommand = "/bin/cat"\n')
+    with open(insp, "w") as f:
+        f.write('[server]\ncommand = "/bin/cat"\n\n'
+                '[tools]\ndeny = ["nothing-*"]\npins = "tofu"\ncalls_per_minute = 100000\n'
+                'tool_calls_per_minute = 100000\n\n'
+                f'[audit]\nfile = {json.dumps(audit)}\nmax_bytes = "1GiB"\n')
+    for p in (os.path.join(tmp, "relay-inspect.lock.json"), audit, audit + ".1"):
+        if os.path.exists(p):
+            os.unlink(p)
+    return plain, insp, audit
+
+
+def rpc(obj):
+    return (json.dumps(obj, separators=(",", ":")) + "\n").encode()
+
+
+def call_line(i, size=200, kind="tools/call"):
+    """A JSON-RPC request padded to exactly `size` bytes (newline included): a tools/call of
+    `echo` (arguments {"text": "xxx…"}) or a ping (params {"pad": "xxx…"}, so both are the same size)."""
+    if kind == "tools/call":
+        head = '{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo","arguments":{"text":"' % i
+        tail = '"}}}\n'
+    else:
+        head = '{"jsonrpc":"2.0","id":%d,"method":"ping","params":{"pad":"' % i
+        tail = '"}}\n'
+    return (head + "x" * (size - len(head) - len(tail)) + tail).encode()
+
+
+def result_line(i, size):
+    """A JSON-RPC result padded to exactly `size` bytes (newline included)."""
+    head = '{"jsonrpc":"2.0","id":%d,"result":{"content":[{"type":"text","text":"' % i
+    tail = '"}]}}\n'
+    return (head + "x" * (size - len(head) - len(tail)) + tail).encode()
+
+
+def read_lines(fd, count, deadline):
+    """Read exactly `count` newline-terminated lines (nothing more is expected on the pipe)."""
+    buf = b""
+    while buf.count(b"\n") < count:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise TimeoutError(f"timed out waiting for {count} lines, got {buf[:300]!r}")
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            raise EOFError(f"server closed stdout; got {buf[:300]!r}")
+        buf += chunk
+    return buf.split(b"\n")[:count]
+
+
+def prime(infd, outfd):
+    """What a client does first: tools/list. /bin/cat echoes the request, and then echoes the
+    result the driver sends, which the relay sees as the server's answer to that tools/list: it
+    pins the tools (tofu) or checks them against the lockfile, so that the `echo` calls that
+    follow pass the pin check. Fails when the relay hid the tool."""
+    os.write(infd, rpc({"jsonrpc": "2.0", "id": "list", "method": "tools/list"})
+             + rpc({"jsonrpc": "2.0", "id": "list", "result": {"tools": [ECHO_TOOL]}}))
+    _, listed = read_lines(outfd, 2, time.monotonic() + 30)
+    tools = json.loads(listed)["result"]["tools"]
+    if [t.get("name") for t in tools] != ["echo"]:
+        raise RuntimeError(f"the relay did not list the echo tool: {listed[:300]!r}")
+
+
+def audit_calls(path):
+    """`call` records in the audit file (0 when it does not exist yet)."""
+    try:
+        with open(path, "rb") as f:
+            return sum(1 for line in f if b'"event":"call"' in line)
+    except OSError:
+        return 0
+
+
+def relay_round_trips(cmd, msgs, warmup, name):
+    """One server, len(msgs) sequential round trips; returns (samples in µs after the warm-up, launcher memory)."""
+    p = spawn(cmd)
+    infd, outfd = p.stdin.fileno(), p.stdout.fileno()
+    try:
+        prime(infd, outfd)
+        deadline = time.monotonic() + 60
+        samples = []
+        clock = time.perf_counter_ns
+        for i, m in enumerate(msgs):
+            size = len(m)
+            t0 = clock()
+            os.write(infd, m)
+            got = os.read(outfd, size)
+            while len(got) < size:  # the relay writes a line and its newline separately
+                more = os.read(outfd, size - len(got))
+                if not more:
+                    raise EOFError(f"{name}: server closed stdout")
+                got += more
+            t1 = clock()
+            if got != m:
+                raise RuntimeError(f"{name}: echo mismatch at message {i}: {got[:200]!r}")
+            if i >= warmup:
+                samples.append((t1 - t0) / 1000.0)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name}: round trips took over 60 s")
+        mem = proc_status(p.pid) if name != "direct" else None
+    except BaseException:
+        p.kill()
+        finish(p)
+        raise
+    rc = finish(p)
+    if rc != 0:
+        raise RuntimeError(f"{name}: server exited {rc}")
+    return samples, mem
+
+
+def make_relay_lines(path, total_mib, kind):
+    """total_mib JSON-RPC lines of exactly 1 MiB each (distinct ids): tools/call requests with a
+    1 MiB argument, or results with a 1 MiB text."""
+    if not (os.path.exists(path) and os.path.getsize(path) == total_mib * MIB):
+        with open(path, "wb") as f:
+            for i in range(total_mib):
+                f.write(call_line(1000000 + i, MIB) if kind == "tools/call" else result_line(1000000 + i, MIB))
+    return path
+
+
+def relay_stream_once(cmd, data, total_mib, server_cpus, driver_cpus):
+    """Like stream_once, with a JSON-RPC start (tools/list primed, then a ping echoed) so the
+    relay forwards everything; timed from the first byte of the data back to the last."""
+    mine = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, server_cpus)
+    try:
+        p = spawn(cmd)
+    finally:
+        os.sched_setaffinity(0, driver_cpus)
+    feeder = None
+    try:
+        infd, outfd = p.stdin.fileno(), p.stdout.fileno()
+        prime(infd, outfd)
+        os.write(infd, rpc({"jsonrpc": "2.0", "id": "ready", "method": "ping"}))
+        read_lines(outfd, 1, time.monotonic() + 30)
+        total = total_mib * MIB
+        deadline = time.monotonic() + 60
+        feeder = subprocess.Popen(["/bin/cat", data], stdout=infd, close_fds=True)
+        got = len(os.read(outfd, MIB))
+        t0 = time.perf_counter()
+        first = got
+        while got < total:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([outfd], [], [], left)[0]:
+                raise TimeoutError(f"throughput run took over 60 s ({got} of {total} bytes)")
+            chunk = os.read(outfd, MIB)
+            if not chunk:
+                raise EOFError(f"server closed stdout after {got} bytes")
+            got += len(chunk)
+        t1 = time.perf_counter()
+        if feeder.wait(timeout=30) != 0:
+            raise RuntimeError("the feeding cat failed")
+    except BaseException:
+        p.kill()
+        finish(p)
+        raise
+    finally:
+        os.sched_setaffinity(0, mine)
+        if feeder and feeder.poll() is None:
+            feeder.kill()
+            feeder.wait()
+    rc = finish(p)
+    if rc != 0:
+        raise RuntimeError(f"server exited {rc}")
+    return (total - first) / MIB / (t1 - t0)
+
+
+def cmd_relay(a):
+    t_start = time.monotonic()
+    plain, insp, audit = relay_profiles(a.tmp)
+    three = [("direct", ["/bin/cat"]), ("zero-copy", [a.mcpcell, "run", plain]), ("inspect", [a.mcpcell, "run", insp])]
+    all_cpus = sorted(os.sched_getaffinity(0))
+    out = {"message_bytes": 200, "round_trips_per_run": a.n, "warmup": a.warmup, "rounds": a.rounds, "unit": "us",
+           "profile": open(insp).read(), "round_trip": {}, "audit": {}, "memory": [], "throughput": {}}
+    # Round trips, pinned to one CPU (as b): each kind, the three variants alternating.
+    os.sched_setaffinity(0, {all_cpus[0]})
+    sent_calls = 0
+    try:
+        for kind in ("tools/call", "ping"):
+            msgs = [call_line(i, 200, kind) for i in range(a.n + a.warmup)]
+            per = {name: [] for name, _ in three}
+            for rnd in range(a.rounds):
+                for name, cmd in (three if rnd % 2 == 0 else three[::-1]):
+                    before = audit_calls(audit)
+                    samples, mem = relay_round_trips(cmd, msgs, a.warmup, name)
+                    per[name].extend(samples)
+                    if name == "inspect":
+                        added = audit_calls(audit) - before
+                        want = len(msgs) if kind == "tools/call" else 0
+                        sent_calls += want
+                        out["audit"].setdefault("runs", []).append({"kind": kind, "calls_sent": want,
+                                                                    "call_records": added})
+                    if mem:
+                        out["memory"].append({"variant": name, "kind": kind, "launcher": mem})
+            res = {name: summary(per[name]) for name in per}
+            res["added_inspect_us"] = res["inspect"]["median"] - res["direct"]["median"]
+            res["added_zero_copy_us"] = res["zero-copy"]["median"] - res["direct"]["median"]
+            res["inspect_vs_zero_copy_us"] = res["inspect"]["median"] - res["zero-copy"]["median"]
+            out["round_trip"][kind] = res
+            print(f"relay round trip ({kind}, pinned): direct {res['direct']['median']:.1f} us, zero-copy "
+                  f"{res['zero-copy']['median']:.1f} us, inspecting {res['inspect']['median']:.1f} us "
+                  f"({res['added_inspect_us']:+.1f} us vs direct)", file=sys.stderr)
+    finally:
+        os.sched_setaffinity(0, set(all_cpus))
+    runs = out["audit"].get("runs", [])
+    out["audit"].update({"calls_sent": sent_calls, "call_records": sum(r["call_records"] for r in runs),
+                         "per_call": all(r["call_records"] == r["calls_sent"] for r in runs),
+                         "lockfile": os.path.exists(os.path.join(a.tmp, "relay-inspect.lock.json"))})
+    print(f"relay audit: {out['audit']['call_records']} call records for {sent_calls} tools/call sent; lockfile "
+          f"{'written' if out['audit']['lockfile'] else 'MISSING'}", file=sys.stderr)
+
+    # Throughput: 1 MiB lines, direct vs inspecting relay, paired rounds, two placements.
+    modes = [("one-cpu", {all_cpus[0]}, {all_cpus[0]})]
+    if len(all_cpus) > 1:
+        modes.append(("split", {all_cpus[1]}, {all_cpus[0]}))
+    two = [("direct", ["/bin/cat"]), ("inspect", [a.mcpcell, "run", insp])]
+    out["throughput"] = {"mib_per_run": a.mib, "reps": a.reps, "line_bytes": MIB, "unit": "MiB/s", "kinds": {}}
+    for kind in ("tools/call", "result"):
+        data = make_relay_lines(os.path.join(a.tmp, f"relay-{kind.replace('/', '-')}-{a.mib}MiB"), a.mib, kind)
+        out["throughput"]["kinds"][kind] = {}
+        for mode, server_cpus, driver_cpus in modes:
+            per = {"direct": [], "inspect": []}
+            for rnd in range(a.reps):
+                for name, cmd in (two if rnd % 2 == 0 else two[::-1]):
+                    per[name].append(relay_stream_once(cmd, data, a.mib, server_cpus, driver_cpus))
+            res = {"server_cpus": sorted(server_cpus), "driver_cpus": sorted(driver_cpus),
+                   "direct": summary(per["direct"]), "inspect": summary(per["inspect"]), "samples": per,
+                   "ratio": statistics.median(m / d for d, m in zip(per["direct"], per["inspect"]))}
+            out["throughput"]["kinds"][kind][mode] = res
+            print(f"relay throughput ({kind}, {mode}): direct {res['direct']['median']:.0f} MiB/s, inspecting "
+                  f"{res['inspect']['median']:.0f} MiB/s (paired ratio {res['ratio'] * 100:.1f}%)", file=sys.stderr)
+    out["seconds"] = time.monotonic() - t_start
+    write_json(a.json, out)
+    print(f"relay: {out['seconds']:.1f} s", file=sys.stderr)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1080,6 +1335,55 @@ def egress_report(eg, rows):
     return lines
 
 
+def relay_report(g, rows):
+    """Section g of the report (inspecting relay); adds summary rows."""
+    lines = ["## g. Inspecting relay (profile with [tools] and [audit] around /bin/cat)", "",
+             f"{g['message_bytes']}-byte JSON-RPC lines, {g['round_trips_per_run']} timed round trips per run after "
+             f"{g['warmup']} warm-up ones, {g['rounds']} runs per variant (alternating), pooled; pinned to one CPU. "
+             "Each run first primes tools/list (the relay pins `echo` on first use and checks every call "
+             "against the pin).", "",
+             "| line | direct `/bin/cat` | `mcpcell run` zero-copy | `mcpcell run` inspecting | added vs direct | "
+             "inspecting − zero-copy | target ≤ 30 µs |", "|---|---|---|---|---|---|---|"]
+    for kind, res in g["round_trip"].items():
+        d, z, i, add = res["direct"], res["zero-copy"], res["inspect"], res["added_inspect_us"]
+        lines.append(f"| `{kind}` | {d['median']:.1f} µs (p99 {d['p99']:.1f}) | {z['median']:.1f} µs (p99 {z['p99']:.1f}) "
+                     f"| {i['median']:.1f} µs (p99 {i['p99']:.1f}) | **{add:+.1f} µs** | "
+                     f"{res['inspect_vs_zero_copy_us']:+.1f} µs | {verdict(add <= 30)} |")
+        rows.append((f"inspecting relay, {kind}: direct / zero-copy / inspecting",
+                     f"{d['median']:.1f} / {z['median']:.1f} / {i['median']:.1f} µs", "", ""))
+        rows.append((f"inspecting relay, {kind}: added", f"{add:+.1f} µs", "≤ 30 µs", "met" if add <= 30 else "MISSED"))
+    au = g.get("audit", {})
+    if au:
+        ok = au.get("per_call") and au.get("call_records") == au.get("calls_sent")
+        lines += ["", f"Audit: **{au['call_records']}** `call` records for **{au['calls_sent']}** tools/call sent "
+                  f"({'one per call' if ok else 'NOT one per call'}); lockfile written by tofu: "
+                  f"{'yes' if au.get('lockfile') else 'no'}."]
+        rows.append(("inspecting relay: audit call records / calls sent", f"{au['call_records']} / {au['calls_sent']}",
+                     "equal", "met" if ok else "MISSED"))
+    tp = g.get("throughput", {})
+    if tp.get("kinds"):
+        lines += ["", f"Throughput: {tp['mib_per_run']} MiB of 1 MiB lines per run, {tp['reps']} rounds per placement "
+                  "(direct and inspecting back to back, order alternating). Ratio = median over rounds of "
+                  "(inspecting ÷ direct).", "",
+                  "| 1 MiB line | placement | direct MiB/s (min–max) | inspecting MiB/s (min–max) | ratio | target ≥ 85% |",
+                  "|---|---|---|---|---|---|"]
+        for kind, modes in tp["kinds"].items():
+            for mode, res in modes.items():
+                d, i, r = res["direct"], res["inspect"], res["ratio"]
+                lines.append(f"| `{kind}` | {mode} | {d['median']:.0f} ({d['min']:.0f}–{d['max']:.0f}) | "
+                             f"{i['median']:.0f} ({i['min']:.0f}–{i['max']:.0f}) | **{r * 100:.1f}%** | {verdict(r >= 0.85)} |")
+                rows.append((f"inspecting relay throughput, {kind}, {mode}: direct / inspecting",
+                             f"{d['median']:.0f} / {i['median']:.0f} MiB/s", "", ""))
+                rows.append((f"inspecting relay throughput, {kind}, {mode}: ratio", f"{r * 100:.1f}%", "≥ 85%",
+                             "met" if r >= 0.85 else "MISSED"))
+    mem = g.get("memory") or []
+    insp = [m["launcher"].get("VmHWM", 0) for m in mem if m["variant"] == "inspect"]
+    if insp:
+        lines += ["", f"Launcher VmHWM after an inspecting round-trip run: {max(insp) / 1024:.2f} MiB (worst run)."]
+    lines.append("")
+    return lines
+
+
 def cmd_report(a):
     d = a.dir
     meta = load(d, "meta.json") or {}
@@ -1240,6 +1544,10 @@ def cmd_report(a):
     elif mi:
         lines += ["## e. Real MCP server", "", f"Skipped: {mi['skipped']}", ""]
 
+    g = load(d, "relay.json")
+    if g:
+        lines += relay_report(g, rows)
+
     eg = load(d, "egress.json")
     if eg and "skipped" not in eg:
         lines += egress_report(eg, rows)
@@ -1326,13 +1634,22 @@ def main():
     p.add_argument("--warmup", type=int, default=20)
     p.add_argument("--timeout", type=float, default=15, help="per socket operation (s)")
     p.add_argument("--deadline", type=float, default=60)
+    p = sub.add_parser("relay")
+    p.add_argument("--mcpcell", required=True)
+    p.add_argument("--tmp", required=True, help="where to write the profiles, audit file and data files")
+    p.add_argument("--n", type=int, default=5000, help="timed round trips per run")
+    p.add_argument("--warmup", type=int, default=500)
+    p.add_argument("--rounds", type=int, default=4)
+    p.add_argument("--mib", type=int, default=64, help="MiB of 1 MiB lines per throughput run")
+    p.add_argument("--reps", type=int, default=7)
+    p.add_argument("--json", required=True)
     p = sub.add_parser("report")
     p.add_argument("--dir", required=True)
     p.add_argument("--out", required=True)
     a = ap.parse_args()
     {"latency": cmd_latency, "throughput": cmd_throughput, "mcp-init": cmd_mcp_init, "cgroup": cmd_cgroup,
      "phases": cmd_phases, "egress": cmd_egress, "egress-server": egress_server, "egress-client": egress_client,
-     "report": cmd_report}[a.cmd](a)
+     "relay": cmd_relay, "report": cmd_report}[a.cmd](a)
 
 
 if __name__ == "__main__":

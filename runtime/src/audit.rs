@@ -16,7 +16,8 @@ pub struct AuditLog {
     profile: String,
     session: String,
     seq: AtomicU64,
-    file: Mutex<File>,
+    /// The file and its size (kept here: no stat per line).
+    file: Mutex<(File, u64)>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -32,6 +33,7 @@ impl AuditLog {
             std::fs::create_dir_all(dir)?;
         }
         let file = open_append(path)?;
+        let size = file.metadata()?.len();
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         Ok(AuditLog {
             path: path.to_path_buf(),
@@ -39,7 +41,7 @@ impl AuditLog {
             profile: profile.to_string(),
             session: format!("{:x}-{:x}", std::process::id(), now.as_micros()),
             seq: AtomicU64::new(0),
-            file: Mutex::new(file),
+            file: Mutex::new((file, size)),
         })
     }
 
@@ -54,18 +56,22 @@ impl AuditLog {
             map.insert("seq".into(), seq.into());
         }
         let line = format!("{fields}\n");
-        let Ok(mut file) = self.file.lock() else { return };
-        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-        if size > 0 && size + line.len() as u64 > self.max_bytes {
+        let Ok(mut guard) = self.file.lock() else { return };
+        let (file, size) = &mut *guard;
+        if *size > 0 && *size + line.len() as u64 > self.max_bytes {
             let mut backup = self.path.clone().into_os_string();
             backup.push(".1");
             match std::fs::rename(&self.path, &backup).and_then(|()| open_append(&self.path)) {
-                Ok(fresh) => *file = fresh,
+                Ok(fresh) => {
+                    *file = fresh;
+                    *size = 0;
+                }
                 Err(e) => tracing::warn!(error = %e, path = %self.path.display(), "could not rotate the audit file"),
             }
         }
-        if let Err(e) = file.write_all(line.as_bytes()) {
-            tracing::warn!(error = %e, path = %self.path.display(), "could not write the audit file");
+        match file.write_all(line.as_bytes()) {
+            Ok(()) => *size += line.len() as u64,
+            Err(e) => tracing::warn!(error = %e, path = %self.path.display(), "could not write the audit file"),
         }
     }
 }
