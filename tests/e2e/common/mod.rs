@@ -3,6 +3,8 @@
 //! assertions whose messages show everything the cell printed.
 #![allow(dead_code)]
 
+pub mod live;
+
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
