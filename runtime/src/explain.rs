@@ -104,12 +104,20 @@ pub fn explain(profile: &Profile, plan: &Result<CellPlan, RuntimeError>, host: &
     let net = if profile.network.egress.is_empty() {
         vec!["no network: only the cell's own loopback; no DNS".into()]
     } else {
-        let hosts: Vec<String> = profile.network.egress.iter().map(crate::plan::describe_egress).collect();
-        vec![
-            format!("declared egress: {}", hosts.join(", ")),
-            "REFUSED at start: this version cannot enforce egress yet, so a profile that declares it does not run"
-                .into(),
-        ]
+        let mut lines: Vec<String> = profile
+            .network
+            .egress
+            .iter()
+            .map(|r| format!("may connect to: {}", crate::plan::describe_egress(r)))
+            .collect();
+        lines.push("by name only, any TCP protocol; DNS answers only these names (nothing is forwarded)".into());
+        lines.push(
+            "refused: other hosts and ports, raw IPs, UDP, IPv6, a TLS SNI or HTTP Host naming another host".into(),
+        );
+        if !profile.network.egress.iter().all(|r| r.allow_private) {
+            lines.push("refused: names resolving to loopback, private or link-local addresses (cloud metadata), unless the entry allows it".into());
+        }
+        lines
     };
     sections.push(("Network".into(), net));
 
@@ -132,7 +140,12 @@ pub fn explain(profile: &Profile, plan: &Result<CellPlan, RuntimeError>, host: &
     sections.push(("Secrets (values never shown)".into(), secrets));
 
     let t = &profile.tools;
-    let relay = if t.is_configured() || profile.audit.file.is_some() {
+    // What the plan says when it could be built (a lockfile alone turns the relay on, too).
+    let relay_on = match plan {
+        Ok(p) => p.relay.is_some(),
+        Err(_) => t.is_configured() || profile.audit.file.is_some(),
+    };
+    let relay = if relay_on {
         let mut lines = vec!["stdio goes through mcpcell's MCP-aware relay (not straight to the server)".to_string()];
         if !t.allow.is_empty() {
             lines.push(format!("tools allowed: {}", t.allow.join(", ")));
@@ -147,6 +160,37 @@ pub fn explain(profile: &Profile, plan: &Result<CellPlan, RuntimeError>, host: &
                 mcpcell_profiles::PoisonAction::Block => "hide the tool (block)",
             }
         ));
+        if !t.confirm.is_empty() {
+            lines.push(format!(
+                "ask the user first (MCP elicitation; refused if the client cannot ask): {}",
+                t.confirm.join(", ")
+            ));
+        }
+        if t.read_only {
+            lines.push("only tools annotated readOnlyHint = true".into());
+        }
+        lines.push(format!(
+            "tool pins: {} (lockfile {})",
+            match t.pins {
+                mcpcell_profiles::PinMode::Block => "new or changed tools are hidden and refused",
+                mcpcell_profiles::PinMode::Warn => "changes are logged only (warn)",
+                mcpcell_profiles::PinMode::Tofu => "the first tool list is pinned (tofu), then changes are refused",
+            },
+            match plan {
+                Ok(p) if p.lock_path.exists() => p.lock_path.display().to_string(),
+                Ok(p) => format!("{}, not written yet: `mcpcell lock`", p.lock_path.display()),
+                Err(_) => "?".into(),
+            }
+        ));
+        if let Some(secs) = t.call_timeout_secs {
+            lines.push(format!("each tool call: at most {secs} s"));
+        }
+        if let Some(n) = t.calls_per_minute {
+            lines.push(format!("at most {n} tool calls per minute"));
+        }
+        if let Some(n) = t.tool_calls_per_minute {
+            lines.push(format!("at most {n} calls per minute to any one tool"));
+        }
         lines.push(format!("largest message: {}", human_bytes(t.max_message_bytes)));
         if let Some(file) = &profile.audit.file {
             lines.push(format!("audit log (JSON lines, argument digests only): {}", file.display()));

@@ -984,6 +984,11 @@ fn explain_lists_the_egress_hosts() {
     }
     // The opt-in is visible too (it widens what the server may reach).
     assert!(out.stdout().to_lowercase().contains("private"), "explain must show the private opt-in:{}", out.describe());
+    assert!(
+        !out.stdout().contains("REFUSED"),
+        "egress is enforced: explain must not announce a refusal:{}",
+        out.describe()
+    );
     let p = sc.file("none.toml", "[server]\ncommand = \"/bin/cat\"\n");
     let out = mcpcell_run(&["explain", s(&p)]);
     assert_code(&out, 0, "explain of a profile without egress");
