@@ -1,5 +1,5 @@
 //! The CLI contract: `check` diagnostics for each class of bad profile, `profiles`, `explain`,
-//! `doctor --json`, `run` with a profile file, and egress refused at start (fail closed).
+//! `doctor --json`, `run` with a profile file, and egress flags validated before anything runs.
 
 mod common;
 
