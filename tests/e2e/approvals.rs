@@ -307,3 +307,19 @@ fn read_only_keeps_only_tools_annotated_read_only() {
     live.finish();
     assert_eq!(fx.calls_reached_server(), ["poke", "erase"]);
 }
+
+/// A server cannot borrow the relay's id space for a prompt of its own (which would let the
+/// user's "accept" of a harmless-looking question approve a held call): such requests are
+/// dropped. Control: the call that carried the attempt is still answered.
+#[test]
+fn a_server_request_in_the_relays_id_space_is_dropped() {
+    let fx = Fixture::new("approvals-spoof", "[tools]\nconfirm = [\"slow\"]\n");
+    let (mut live, _) = fx.start(with_elicitation());
+    assert_ok_text(&live.call(2, "echo", json!({"message": "spoof-approval"})), "spoof-approval");
+    let lines = live.finish();
+    assert!(
+        !lines.iter().any(|l| l.contains("Allow loading settings?")),
+        "the server's spoofed prompt reached the client: {lines:?}"
+    );
+    assert_eq!(fx.calls_reached_server(), ["echo"]);
+}

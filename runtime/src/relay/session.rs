@@ -452,7 +452,9 @@ fn ask_approval(s: &Shared, id: &Id, tool: &str, line: Vec<u8>) -> Option<Vec<u8
         return None;
     }
     st.elicit_seq += 1;
-    let eid = format!("{ELICIT_PREFIX}{}", st.elicit_seq);
+    // Unguessable: a server must not be able to put the relay's id on a prompt of its own and
+    // have the user's "accept" of that prompt approve the held call.
+    let eid = format!("{ELICIT_PREFIX}{}-{}", st.elicit_seq, nonce());
     st.held.insert(eid.clone(), (id.clone(), tool.to_string(), line.clone()));
     drop(st);
     let args = serde_json::from_slice::<Value>(&line)
@@ -512,6 +514,14 @@ fn to_client(s: &Shared, server_out: File) {
 /// A server frame as it goes to the client (rewritten only for a filtered `tools/list`).
 fn check_response(s: &Shared, line: Vec<u8>) -> Option<Vec<u8>> {
     let peek = message::peek(&line);
+    if let Kind::Request { id: Id::Str(rid), method } = &peek.kind {
+        if rid.starts_with(ELICIT_PREFIX) {
+            // The relay's id space: a server request using it could collect an approval.
+            tracing::warn!(%method, "relay: server request with an id reserved for mcpcell's approvals, dropped");
+            s.event(json!({ "event": "denied", "method": method, "reason": "server used a reserved request id" }));
+            return None;
+        }
+    }
     let Kind::Response { id, is_error } = &peek.kind else { return Some(line) };
     let (is_list, call, late) = match s.state.lock() {
         Ok(mut st) => (st.tools_list.remove(id), st.calls.remove(id), st.timed_out.remove(id)),
@@ -599,6 +609,18 @@ fn arguments_digest(line: &[u8]) -> Option<String> {
     let call: Call<'_> = serde_json::from_slice(line).ok()?;
     let raw = call.params?.arguments?;
     Some(hex(&Sha256::digest(raw.get().as_bytes())))
+}
+
+/// 128 random bits, hex (from the kernel's CSPRNG).
+fn nonce() -> String {
+    let mut bytes = [0u8; 16];
+    let filled = std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
+    if filled.is_err() {
+        // getrandom(2) as a fallback; /dev/urandom is always there in practice.
+        // SAFETY: the kernel writes at most `bytes.len()` bytes into the buffer we own.
+        unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    }
+    hex(&bytes)
 }
 
 fn hex(bytes: &[u8]) -> String {
