@@ -809,3 +809,149 @@ fn sigkill_of_the_launcher_leaves_no_process_behind() {
     let left = procs_with(&marker);
     assert!(gone, "processes survived SIGKILL of the launcher: {left:?}");
 }
+
+// =================================================================================== wider battery (issue 8)
+
+#[test]
+fn keyctl_session_to_parent() {
+    let args = ["keyctl-session-to-parent"];
+    assert_refused(&cell().probe(&args), "keyctl(KEYCTL_SESSION_TO_PARENT)");
+    // Control: on the host the syscall reaches the kernel: it succeeds, or fails with an errno
+    // other than the EPERM a seccomp filter would return.
+    let out = host_probe(&args);
+    assert!(
+        out.code() == 0 || (out.code() == 1 && !out.verdict().contains("EPERM")),
+        "control: keyctl(KEYCTL_SESSION_TO_PARENT) on the host was expected to reach the kernel:{}",
+        out.describe()
+    );
+}
+
+#[test]
+fn tiocsti_with_upper_request_bits_set_is_still_denied() {
+    // Same pty setup as tiocsti_cannot_inject_into_the_terminal.
+    let (mut master, mut slave) = (-1, -1);
+    // SAFETY: `master` and `slave` are valid out-pointers; name, termios and winsize may be null.
+    let r = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+    assert_eq!(r, 0, "openpty: {}", std::io::Error::last_os_error());
+    let run_with_tty = |mut cmd: Command| -> Out {
+        // SAFETY: dup takes a plain fd; `slave` stays open until the end of the test.
+        let fd = unsafe { libc::dup(slave) };
+        assert!(fd >= 0, "dup of the pty: {}", std::io::Error::last_os_error());
+        // SAFETY: `fd` is a fresh dup that nothing else owns, so Stdio may take ownership of it.
+        cmd.stdin(unsafe { <Stdio as std::os::unix::io::FromRawFd>::from_raw_fd(fd) });
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let cmdline = render(&cmd);
+        let child = cmd.spawn().unwrap();
+        wait_out(child, cmdline, CELL_TIMEOUT)
+    };
+    let out = run_with_tty(cell().command(probe(), &["tiocsti-masked", "0"]));
+    assert!(
+        out.code() == 1 && out.verdict().starts_with("DENIED:") && out.verdict().contains("EPERM"),
+        "ESCAPE: TIOCSTI with the upper 32 request bits set (0x100005412) was expected to be \
+         DENIED with EPERM by the seccomp filter (which compares the low 32 bits):{}",
+        out.describe()
+    );
+    // Control: on the host the masked request reaches the kernel, which truncates it to TIOCSTI.
+    let mut host = Command::new(probe());
+    host.args(["tiocsti-masked", "0"]);
+    assert_allowed(&run_with_tty(host), "the masked TIOCSTI on the host");
+    // SAFETY: closes the two fds openpty gave us; nothing uses them afterwards.
+    unsafe {
+        libc::close(master);
+        libc::close(slave);
+    }
+}
+
+#[track_caller]
+fn assert_enoent_or_eacces(out: &Out, what: &str) {
+    assert!(
+        out.code() == 1
+            && out.verdict().starts_with("DENIED:")
+            && (out.verdict().contains("ENOENT") || out.verdict().contains("EACCES")),
+        "ESCAPE: {what} was expected to fail with ENOENT or EACCES inside the cell:{}",
+        out.describe()
+    );
+}
+
+#[test]
+fn proc_self_root_and_fd_magic_links_stay_in_the_cell() {
+    let c = cell();
+    for p in ["/proc/1/root/etc/shadow", "/proc/self/root/../../etc/shadow", "/proc/self/root/etc/shadow"] {
+        assert_enoent_or_eacces(&c.probe(&["read-file", p]), &format!("reading {p}"));
+    }
+    // Through an O_PATH fd of a directory, /proc/self/fd/N/.. must not climb out either.
+    for (dir, rel) in [("/", "../../etc/shadow"), ("/tmp", "../etc/shadow"), ("/etc", "../../../etc/shadow")] {
+        assert_enoent_or_eacces(
+            &c.probe(&["read-via-fd", dir, rel]),
+            &format!("reading /proc/self/fd/N/{rel} with N open on {dir}"),
+        );
+    }
+    // Controls: the same magic links reach the cell's own (generated) /etc/passwd.
+    assert_allowed(&c.probe(&["read-file", "/proc/self/root/etc/passwd"]), "reading /proc/self/root/etc/passwd");
+    assert_allowed(&c.probe(&["read-via-fd", "/tmp", "../etc/passwd"]), "reading /proc/self/fd/N/../etc/passwd");
+    // ... and on the host the same /proc/self/fd trick reaches the host's /etc/shadow.
+    assert_allowed(&host_probe(&["read-via-fd", "/tmp", "../etc/shadow"]), "the /proc/self/fd trick on the host");
+}
+
+#[test]
+fn dev_shm_is_private() {
+    let name = unique("mcpcell-e2e-shm");
+    let marker = unique("shm-canary");
+    let host_path = Path::new("/dev/shm").join(&name);
+    let script = format!("echo {marker} > /dev/shm/{name} && cat /dev/shm/{name}");
+    let out = Cell::bare().run("/bin/sh", &["-c", &script], None);
+    let leaked = host_path.exists();
+    let _ = std::fs::remove_file(&host_path);
+    // Control: inside the cell the file was written and read back.
+    assert!(
+        out.code() == 0 && out.stdout().contains(&marker),
+        "control: writing then reading /dev/shm/{name} inside the cell failed:{}",
+        out.describe()
+    );
+    assert!(!leaked, "ESCAPE: /dev/shm/{name} written in the cell appeared in the host's /dev/shm:{}", out.describe());
+}
+
+#[test]
+fn hardlinks_out_of_other_mounts_into_a_write_grant_fail() {
+    let sc = Scratch::new("hardlink");
+    let dir = sc.dir("rw");
+    let ro = sc.dir("ro");
+    sc.file("rw/a", "a\n");
+    let ro_file = sc.file("ro/secret", "read-only canary\n");
+    let c = cell().write(&dir).read(&ro);
+    for src in [Path::new("/etc/passwd"), ro_file.as_path()] {
+        let dst = dir.join("x");
+        let out = c.probe(&["link", s(src), s(&dst)]);
+        let leaked = dst.exists();
+        let _ = std::fs::remove_file(&dst);
+        assert!(
+            out.code() == 1 && out.verdict().contains("EXDEV"),
+            "ESCAPE: hardlinking {} into the --write grant was expected to fail with EXDEV:{}",
+            src.display(),
+            out.describe()
+        );
+        assert!(!leaked, "a hardlink of {} appeared in the --write grant on the host", src.display());
+    }
+    // Control: a hardlink within the grant works and lands on the host.
+    assert_allowed(&c.probe(&["link", s(&dir.join("a")), s(&dir.join("c"))]), "a hardlink within the --write grant");
+    assert!(dir.join("c").exists(), "control: the hardlink made in the cell is not on the host");
+}
+
+#[test]
+fn renames_out_of_a_write_grant_fail() {
+    let sc = Scratch::new("rename");
+    let dir = sc.dir("rw");
+    sc.file("rw/a", "a\n");
+    let c = cell().write(&dir);
+    let escaped = format!("{}/../escaped", s(&dir));
+    let out = c.probe(&["rename", s(&dir.join("a")), &escaped]);
+    assert_denied(&out, "renaming a file out of the --write grant (DIR/../escaped)");
+    assert!(!sc.join("escaped").exists(), "ESCAPE: the renamed file appeared next to the grant on the host");
+    assert!(dir.join("a").exists(), "the source file vanished from the grant on the host");
+    // Control: a rename within the grant works and lands on the host.
+    assert_allowed(&c.probe(&["rename", s(&dir.join("a")), s(&dir.join("b"))]), "a rename within the --write grant");
+    assert!(
+        dir.join("b").exists() && !dir.join("a").exists(),
+        "control: the rename in the cell did not reach the host"
+    );
+}

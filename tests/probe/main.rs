@@ -21,13 +21,14 @@ usage: mcpcell-probe ACTION [ARGS...]
 filesystem:  read-file PATH | cat PATH | write-file PATH [CONTENT] | write-bytes PATH N
              create-file-in DIR
              list-dir PATH | follow-symlink-read LINK | stat PATH
+             link OLD NEW | rename OLD NEW | read-via-fd DIR REL   (reads /proc/self/fd/N/REL)
 processes:   kill PID SIG | ptrace-attach PID | read-environ PID | list-procs
              find-string STRING|hex:HEX   (searches own env, every visible /proc/*/environ, cmdline)
              scan-fds STRING|hex:HEX   (reads other processes' fds via /proc)
              fork-bomb N | alloc-mb N | sleep SECS [MARKER...] | spin-cpu SECS
-tty:         tiocsti FD|PATH
+tty:         tiocsti FD|PATH | tiocsti-masked FD|PATH   (request 0x1_0000_5412)
 kernel:      unshare-user | unshare-mount | unshare-net | setns PATH | mount-tmpfs DIR
-             fsopen | open-tree | bpf | keyctl | io-uring-setup | perf-event-open | userfaultfd
+             fsopen | open-tree | bpf | keyctl | keyctl-session-to-parent | io-uring-setup | perf-event-open | userfaultfd
              clone-newuser | personality-no-aslr | i386-syscall
 network:     tcp-connect HOST:PORT | udp-echo HOST:PORT | bind-abstract NAME
              connect-abstract NAME | connect-unix PATH | list-netdevs
@@ -295,6 +296,46 @@ fn dispatch(action: &str, rest: &[String]) -> Verdict {
         }
 
         // ---------------------------------------------------------------- processes
+        "link" => {
+            let (old, new) = (arg(rest, 0, "OLD"), arg(rest, 1, "NEW"));
+            let (o, n) = (cstr(old), cstr(new));
+            // SAFETY: both are NUL-terminated paths that outlive the call.
+            let r = unsafe { libc::link(o.as_ptr(), n.as_ptr()) };
+            if r < 0 {
+                denied(format!("link({old}, {new})"), &last_err())
+            } else {
+                allowed(format!("link({old}, {new})"))
+            }
+        }
+        "rename" => {
+            let (old, new) = (arg(rest, 0, "OLD"), arg(rest, 1, "NEW"));
+            let (o, n) = (cstr(old), cstr(new));
+            // SAFETY: both are NUL-terminated paths that outlive the call.
+            let r = unsafe { libc::rename(o.as_ptr(), n.as_ptr()) };
+            if r < 0 {
+                denied(format!("rename({old}, {new})"), &last_err())
+            } else {
+                allowed(format!("rename({old}, {new})"))
+            }
+        }
+        "read-via-fd" => {
+            // Opens DIR as an O_PATH fd, then reads /proc/self/fd/N/REL: the magic link must not
+            // lead anywhere DIR itself could not.
+            let (dir, rel) = (arg(rest, 0, "DIR"), arg(rest, 1, "REL"));
+            let d = cstr(dir);
+            // SAFETY: `d` is a NUL-terminated path that outlives the call.
+            let fd = unsafe { libc::open(d.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+            if fd < 0 {
+                return denied(format!("open {dir}"), &last_err());
+            }
+            let via = format!("/proc/self/fd/{fd}/{rel}");
+            let v = match std::fs::read(&via) {
+                Ok(b) => allowed(format!("read {via} ({dir}/{rel}, {} bytes)", b.len())),
+                Err(e) => denied(format!("read {via} ({dir}/{rel})"), &e),
+            };
+            close(fd as libc::c_long);
+            v
+        }
         "kill" => {
             let pid: i32 = num(rest, 0, "PID");
             let sig: i32 = num(rest, 1, "SIG");
@@ -494,6 +535,33 @@ fn dispatch(action: &str, rest: &[String]) -> Verdict {
             }
         }
 
+        "tiocsti-masked" => {
+            // TIOCSTI with garbage in the upper 32 bits of the request: the kernel's ioctl takes an
+            // `unsigned int cmd`, so this is still TIOCSTI; a filter comparing all 64 bits misses it.
+            const MASKED_TIOCSTI: u64 = 0x1_0000_5412; // TIOCSTI (0x5412) | 1 << 32
+            let target = arg(rest, 0, "FD|PATH");
+            let fd = match target.parse::<i32>() {
+                Ok(fd) => fd,
+                Err(_) => {
+                    let p = cstr(target);
+                    // SAFETY: `p` is a NUL-terminated path that outlives the call.
+                    let fd = unsafe { libc::open(p.as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
+                    if fd < 0 {
+                        return denied(format!("open {target}"), &last_err());
+                    }
+                    fd
+                }
+            };
+            let c: u8 = b'#';
+            // SAFETY: raw ioctl whose request is TIOCSTI (low 32 bits), which only reads the byte
+            // `c`, a live local; the probe exists to attempt this call.
+            let r = unsafe { libc::syscall(libc::SYS_ioctl, fd as libc::c_long, MASKED_TIOCSTI, &c as *const u8) };
+            match check(r) {
+                Ok(_) => allowed(format!("ioctl({target}, {MASKED_TIOCSTI:#x}) injected one byte")),
+                Err(e) => denied(format!("ioctl({target}, {MASKED_TIOCSTI:#x})"), &e),
+            }
+        }
+
         // ---------------------------------------------------------------- kernel attack surface
         "unshare-user" => unshare(libc::CLONE_NEWUSER, "CLONE_NEWUSER"),
         "unshare-mount" => unshare(libc::CLONE_NEWNS, "CLONE_NEWNS"),
@@ -612,6 +680,38 @@ fn dispatch(action: &str, rest: &[String]) -> Verdict {
             match check(r) {
                 Ok(id) => allowed(format!("keyctl(KEYCTL_JOIN_SESSION_KEYRING) -> key {id}")),
                 Err(e) => denied("keyctl(KEYCTL_JOIN_SESSION_KEYRING)", &e),
+            }
+        }
+        "keyctl-session-to-parent" => {
+            // The classic trick: a child replaces its parent's session keyring. The probe forks so
+            // that the parent is the (single-threaded, same-credential) probe itself; the child
+            // reports the syscall's result through its exit status.
+            const KEYCTL_SESSION_TO_PARENT: libc::c_long = 18;
+            // SAFETY: the probe is single-threaded, so the child may run arbitrary code; it only
+            // makes one syscall and calls _exit.
+            let pid = unsafe { libc::fork() };
+            if pid < 0 {
+                return denied("fork", &last_err());
+            }
+            if pid == 0 {
+                // SAFETY: SESSION_TO_PARENT takes no pointers; the probe exists to attempt this call.
+                let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_SESSION_TO_PARENT) };
+                let code = if r < 0 { last_err().raw_os_error().unwrap_or(255).min(254) } else { 0 };
+                // SAFETY: _exit ends the forked child without running the parent's destructors.
+                unsafe { libc::_exit(code) };
+            }
+            let mut status = 0;
+            // SAFETY: `status` is a live local out-pointer; `pid` is our child.
+            if unsafe { libc::waitpid(pid, &mut status, 0) } < 0 {
+                return denied("waitpid", &last_err());
+            }
+            if libc::WIFSIGNALED(status) {
+                let sig = libc::WTERMSIG(status);
+                return Verdict::Denied(format!("keyctl(KEYCTL_SESSION_TO_PARENT): child killed by signal {sig}"));
+            }
+            match libc::WEXITSTATUS(status) {
+                0 => allowed("keyctl(KEYCTL_SESSION_TO_PARENT) -> 0"),
+                n => denied("keyctl(KEYCTL_SESSION_TO_PARENT)", &std::io::Error::from_raw_os_error(n)),
             }
         }
         "io-uring-setup" => {
