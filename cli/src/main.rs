@@ -120,6 +120,18 @@ enum Command {
     },
     /// Print the JSON Schema of the profile format (for editors).
     Schema,
+    /// Work with a profile's secrets.
+    Secrets {
+        #[command(subcommand)]
+        action: SecretsAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum SecretsAction {
+    /// Resolve every secret of a profile without starting the server; report each (never the
+    /// value). Exit 0 when all resolve, 1 otherwise.
+    Check { profile: String },
 }
 
 #[derive(Subcommand)]
@@ -192,6 +204,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             print!("{}", b.toml);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Secrets { action: SecretsAction::Check { profile } } => secrets_check(&load(&profile)?),
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&mcpcell_profiles::json_schema())?);
             Ok(ExitCode::SUCCESS)
@@ -332,6 +345,30 @@ fn diff(spec: &str, profile: &Profile, timeout: Duration) -> Result<ExitCode> {
         println!("{line}");
     }
     Ok(ExitCode::from(1))
+}
+
+fn secrets_check(profile: &Profile) -> Result<ExitCode> {
+    if profile.secrets.is_empty() {
+        println!("profile {} declares no secrets", profile.name);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let env = |k: &str| std::env::var(k).ok();
+    let mut ok = true;
+    for secret in &profile.secrets {
+        let mcpcell_profiles::SecretDelivery::Env(var) = &secret.delivery;
+        match mcpcell_runtime::plan::resolve_secret(secret, &env) {
+            Ok(value) => println!(
+                "ok      {} ({} characters, delivered as env {var}; static: no expiry)",
+                secret.name,
+                value.expose().chars().count()
+            ),
+            Err(e) => {
+                ok = false;
+                println!("FAILED  {e}");
+            }
+        }
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 fn doctor(json: bool) -> Result<ExitCode> {

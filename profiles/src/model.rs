@@ -106,6 +106,14 @@ pub enum SecretSource {
     Env(String),
     /// `file:PATH`: read from a file on the host (trailing newline trimmed).
     File(PathBuf),
+    /// `source = "command"`: run `argv` on the host (never through a shell; `argv[0]` looked up in
+    /// `PATH`) and use its stdout, trimmed. A non-zero exit, a timeout or empty output is an error.
+    Command {
+        /// Program and arguments; non-empty, no empty strings.
+        argv: Vec<String>,
+        /// Kill the helper after this many seconds (1 to 300, default 10).
+        timeout_secs: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

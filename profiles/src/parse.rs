@@ -18,7 +18,7 @@ pub(crate) const FILESYSTEM_KEYS: &[&str] = &["read", "write"];
 pub(crate) const GRANT_KEYS: &[&str] = &["path", "optional"];
 pub(crate) const NETWORK_KEYS: &[&str] = &["egress"];
 pub(crate) const EGRESS_KEYS: &[&str] = &["host", "port", "allow_private"];
-pub(crate) const SECRET_KEYS: &[&str] = &["source", "env"];
+pub(crate) const SECRET_KEYS: &[&str] = &["source", "env", "command", "timeout_secs"];
 pub(crate) const LIMITS_KEYS: &[&str] = &["memory", "pids", "cpu_seconds", "file_size", "open_files", "tmpfs_size"];
 pub(crate) const SANDBOX_KEYS: &[&str] = &["backend", "landlock_min_abi", "shutdown_grace_ms"];
 pub(crate) const TOOLS_KEYS: &[&str] = &[
@@ -56,6 +56,9 @@ pub(crate) const MAX_MESSAGE_RANGE: (u64, u64) = (KIB, GIB);
 pub(crate) const CALL_TIMEOUT_RANGE: (u64, u64) = (1, 86_400);
 pub(crate) const CALLS_PER_MINUTE_RANGE: (u64, u64) = (1, 100_000);
 pub(crate) const AUDIT_MAX_BYTES_RANGE: (u64, u64) = (4 * KIB, TIB);
+/// `[secrets.NAME] timeout_secs` for `source = "command"`.
+pub(crate) const SECRET_TIMEOUT_RANGE: (u64, u64) = (1, 300);
+pub(crate) const SECRET_TIMEOUT_DEFAULT: u64 = 10;
 
 /// A value together with where it was written.
 #[derive(Debug, Clone)]
@@ -75,8 +78,13 @@ pub(crate) struct Grant {
 pub(crate) struct SecretLayer {
     /// The `[secrets.NAME]` key.
     pub at: Location,
+    /// For `source = "command"`, a placeholder `Command` whose argv and timeout are filled in by
+    /// `resolve` from `command` and `timeout_secs`.
     pub source: Option<At<SecretSource>>,
     pub env: Option<At<String>>,
+    /// `command = [...]`: argv for `source = "command"`, checked non-empty here.
+    pub command: Option<At<Vec<String>>>,
+    pub timeout_secs: Option<At<u64>>,
 }
 
 /// What one file says, before merging. `None` means "not set here".
@@ -532,7 +540,13 @@ impl Parser<'_> {
             if name.is_empty() || name.contains(char::is_whitespace) {
                 return Err(ProfileError::invalid(src.key_loc(name_key, table), format!("secret name {name:?} is empty or has spaces; name it like its environment variable, e.g. [secrets.GITHUB_TOKEN]")));
             }
-            let mut secret = SecretLayer { at: src.key_loc(name_key, table), source: None, env: None };
+            let mut secret = SecretLayer {
+                at: src.key_loc(name_key, table),
+                source: None,
+                env: None,
+                command: None,
+                timeout_secs: None,
+            };
             for (key, v) in entries {
                 match key.name.as_str() {
                     "source" => {
@@ -547,6 +561,31 @@ impl Parser<'_> {
                             return Err(src.err(v.span(), format!("secrets.{name}.env: \"{env}\" is not a valid environment variable name; use letters, digits and \"_\", not starting with a digit")));
                         }
                         secret.env = Some(At { value: env, at: src.loc(v.span()) });
+                    }
+                    "command" => {
+                        let what = format!("secrets.{name}.command");
+                        let items = src.array(&what, v)?;
+                        if items.is_empty() {
+                            return Err(src.err(v.span(), format!("{what} is empty; write the program and its arguments, like command = [\"gh\", \"auth\", \"token\"]")));
+                        }
+                        let mut argv = Vec::new();
+                        for (i, item) in items.iter().enumerate() {
+                            let arg = src.string(&format!("{what}[{i}]"), item)?;
+                            if arg.is_empty() {
+                                return Err(src.err(item.span(), format!("{what}[{i}] is an empty string; remove it (the command runs without a shell, so every entry is one argument)")));
+                            }
+                            argv.push(arg);
+                        }
+                        secret.command = Some(At { value: argv, at: src.loc(v.span()) });
+                    }
+                    "timeout_secs" => {
+                        let n = src.integer(
+                            &format!("secrets.{name}.timeout_secs"),
+                            v,
+                            SECRET_TIMEOUT_RANGE,
+                            "a number of seconds from 1 to 300",
+                        )?;
+                        secret.timeout_secs = Some(At { value: n, at: src.loc(v.span()) });
                     }
                     "value" => {
                         return Err(ProfileError::invalid(
@@ -776,9 +815,10 @@ pub fn is_env_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// `env:NAME` or `file:PATH`. The error never repeats text that could be the secret itself.
+/// `env:NAME`, `file:PATH` or `command` (argv filled in later by `resolve`).
+/// The error never repeats text that could be the secret itself.
 pub(crate) fn parse_source(text: &str, home: &Path) -> Result<SecretSource, String> {
-    let supported = "supported: env, file";
+    let supported = "supported: env, file, command";
     let (kind, rest) = match text.split_once(':') {
         Some((kind, rest)) => (kind, Some(rest)),
         None => (text, None),
@@ -792,6 +832,11 @@ pub(crate) fn parse_source(text: &str, home: &Path) -> Result<SecretSource, Stri
             let path = expand_path(path, home).map_err(|why| format!("file source: {why}"))?;
             Ok(SecretSource::File(path))
         }
+        ("command", None) => Ok(SecretSource::Command { argv: Vec::new(), timeout_secs: SECRET_TIMEOUT_DEFAULT }),
+        ("command", Some(_)) => Err(
+            "a command source is written source = \"command\" with its argv in command = [\"program\", \"arg\", ...] (no shell)"
+                .to_string(),
+        ),
         // A kind is short and lower-case; anything else may be a pasted token, so not echoed.
         (kind, _)
             if !kind.is_empty()
@@ -800,6 +845,8 @@ pub(crate) fn parse_source(text: &str, home: &Path) -> Result<SecretSource, Stri
         {
             Err(format!("source kind \"{kind}\" is not supported yet; {supported}"))
         }
-        _ => Err(format!("a source is \"env:NAME\" or \"file:PATH\" ({supported}); never the secret value itself")),
+        _ => Err(format!(
+            "a source is \"env:NAME\", \"file:PATH\" or \"command\" ({supported}); never the secret value itself"
+        )),
     }
 }

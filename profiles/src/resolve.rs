@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use crate::catalogue::{builtin, builtin_names};
 use crate::error::{Location, ProfileError};
 use crate::model::{
-    Audit, EgressRule, Filesystem, Limits, Network, Origin, Profile, Sandbox, Secret, SecretDelivery, Server,
-    ToolPolicy,
+    Audit, EgressRule, Filesystem, Limits, Network, Origin, Profile, Sandbox, Secret, SecretDelivery, SecretSource,
+    Server, ToolPolicy,
 };
 use crate::parse::{is_env_name, parse_layer, source_name, At, Grant, Layer, SecretLayer};
 use crate::LoadContext;
@@ -167,7 +167,16 @@ fn merge(parent: Layer, child: Layer) -> Layer {
     let mut secrets = parent.secrets;
     for (name, c) in child.secrets {
         let merged = match secrets.remove(&name) {
-            Some(p) => SecretLayer { at: c.at, source: c.source.or(p.source), env: c.env.or(p.env) },
+            // A child that sets `source` replaces the source-specific keys too, so switching a
+            // base's command source to `env:` does not inherit a stale `command`.
+            Some(p) if c.source.is_some() => SecretLayer { env: c.env.or(p.env), ..c },
+            Some(p) => SecretLayer {
+                at: c.at,
+                source: p.source,
+                env: c.env.or(p.env),
+                command: c.command.or(p.command),
+                timeout_secs: c.timeout_secs.or(p.timeout_secs),
+            },
             None => c,
         };
         secrets.insert(name, merged);
@@ -259,12 +268,34 @@ fn finish(l: Layer, extends: Vec<Origin>, ctx: &LoadContext) -> Result<Profile, 
     let mut secrets = Vec::new();
     let mut delivered: BTreeMap<String, String> = BTreeMap::new();
     for (name, s) in l.secrets {
-        let Some(source) = s.source else {
+        let Some(mut source) = s.source else {
             return Err(ProfileError::invalid(
                 s.at,
-                format!("[secrets.{name}] has no source; add source = \"env:NAME\" or source = \"file:PATH\""),
+                format!("[secrets.{name}] has no source; add source = \"env:NAME\", source = \"file:PATH\" or source = \"command\""),
             ));
         };
+        if let SecretSource::Command { argv, timeout_secs } = &mut source.value {
+            let Some(command) = s.command else {
+                return Err(ProfileError::invalid(
+                    source.at,
+                    format!("secrets.{name}: source = \"command\" needs command = [\"program\", \"arg\", ...], the argv to run (no shell)"),
+                ));
+            };
+            *argv = command.value;
+            if let Some(t) = s.timeout_secs {
+                *timeout_secs = t.value;
+            }
+        } else if let Some(command) = s.command {
+            return Err(ProfileError::invalid(
+                command.at,
+                format!("secrets.{name}.command is only used with source = \"command\"; remove it or set source = \"command\""),
+            ));
+        } else if let Some(t) = s.timeout_secs {
+            return Err(ProfileError::invalid(
+                t.at,
+                format!("secrets.{name}.timeout_secs is only used with source = \"command\"; remove it or set source = \"command\""),
+            ));
+        }
         let (env, at) = match s.env {
             Some(env) => (env.value, env.at),
             None if is_env_name(&name) => (name.clone(), s.at),

@@ -87,9 +87,14 @@ pub fn json_schema() -> Value {
                     "additionalProperties": false,
                     "required": ["source"],
                     "properties": {
-                        "source": { "type": "string", "pattern": "^(env:[A-Za-z_][A-Za-z0-9_]*|file:(~|~/.*|/.*))$", "description": "Where the value comes from: \"env:NAME\" or \"file:PATH\"." },
-                        "env": { "$ref": "#/$defs/envName", "description": "Environment variable the server receives it as. Default: the secret's name." }
-                    }
+                        "source": { "type": "string", "pattern": "^(env:[A-Za-z_][A-Za-z0-9_]*|file:(~|~/.*|/.*)|command)$", "description": "Where the value comes from: \"env:NAME\", \"file:PATH\" or \"command\" (run `command` on the host)." },
+                        "env": { "$ref": "#/$defs/envName", "description": "Environment variable the server receives it as. Default: the secret's name." },
+                        "command": { "type": "array", "minItems": 1, "items": { "type": "string", "minLength": 1 }, "description": "With source = \"command\": the helper's argv, run on the host without a shell (argv[0] looked up in PATH); its stdout, trimmed, is the value. A non-zero exit, a timeout or empty output stops the start." },
+                        "timeout_secs": { "type": "integer", "minimum": 1, "maximum": 300, "default": 10, "description": "With source = \"command\": seconds the helper may run before it is killed and the start fails." }
+                    },
+                    "if": { "properties": { "source": { "const": "command" } }, "required": ["source"] },
+                    "then": { "required": ["command"] },
+                    "else": { "not": { "anyOf": [ { "required": ["command"] }, { "required": ["timeout_secs"] } ] } }
                 }
             },
             "limits": {

@@ -46,7 +46,7 @@ fn unknown_nested_keys() {
     );
     assert_eq!(
         with_cmd("[secrets.T]\nsource = \"env:T\"\nenv_var = \"X\"\n"),
-        "p.toml:5:1: unknown key \"env_var\" in [secrets.T]; expected one of: source, env"
+        "p.toml:5:1: unknown key \"env_var\" in [secrets.T]; expected one of: source, env, command, timeout_secs"
     );
     assert_eq!(
         with_cmd("[limits]\nmem = 1\n"),
@@ -300,18 +300,19 @@ fn missing_command() {
 
 #[test]
 fn secret_errors() {
+    // The argv is never taken from the source string (no shell-style splitting); not echoed either.
     assert_eq!(
         with_cmd("[secrets.T]\nsource = \"command:gh auth token\"\n"),
-        "p.toml:4:10: secrets.T.source: source kind \"command\" is not supported yet; supported: env, file"
+        "p.toml:4:10: secrets.T.source: a command source is written source = \"command\" with its argv in command = [\"program\", \"arg\", ...] (no shell)"
     );
     assert_eq!(
         with_cmd("[secrets.T]\nsource = \"github-app\"\n"),
-        "p.toml:4:10: secrets.T.source: source kind \"github-app\" is not supported yet; supported: env, file"
+        "p.toml:4:10: secrets.T.source: source kind \"github-app\" is not supported yet; supported: env, file, command"
     );
     // A pasted token is never repeated back.
     assert_eq!(
         with_cmd("[secrets.T]\nsource = \"ghp_SECRETSECRETSECRET\"\n"),
-        "p.toml:4:10: secrets.T.source: a source is \"env:NAME\" or \"file:PATH\" (supported: env, file); never the secret value itself"
+        "p.toml:4:10: secrets.T.source: a source is \"env:NAME\", \"file:PATH\" or \"command\" (supported: env, file, command); never the secret value itself"
     );
     assert_eq!(
         with_cmd("[secrets.T]\nsource = \"env:T\"\nvalue = \"ghp_SECRET\"\n"),
@@ -323,7 +324,7 @@ fn secret_errors() {
     );
     assert_eq!(
         with_cmd("[secrets.T]\nenv = \"X\"\n"),
-        "p.toml:3:10: [secrets.T] has no source; add source = \"env:NAME\" or source = \"file:PATH\""
+        "p.toml:3:10: [secrets.T] has no source; add source = \"env:NAME\", source = \"file:PATH\" or source = \"command\""
     );
     assert_eq!(
         with_cmd("[secrets.T]\nsource = \"file:token\"\n"),
@@ -336,6 +337,50 @@ fn secret_errors() {
     assert_eq!(
         with_cmd("[secrets.gh-token]\nsource = \"env:GH\"\n"),
         "p.toml:3:10: secret name \"gh-token\" is not a valid environment variable name, so it needs env = \"...\" naming the variable to deliver it as"
+    );
+}
+
+#[test]
+fn command_secret_errors() {
+    assert_eq!(
+        with_cmd("[secrets.T]\nsource = \"command\"\n"),
+        "p.toml:4:10: secrets.T: source = \"command\" needs command = [\"program\", \"arg\", ...], the argv to run (no shell)"
+    );
+    assert_eq!(
+        with_cmd("[secrets.T]\nsource = \"env:T\"\ncommand = [\"gh\", \"auth\", \"token\"]\n"),
+        "p.toml:5:11: secrets.T.command is only used with source = \"command\"; remove it or set source = \"command\""
+    );
+    assert_eq!(
+        with_cmd("[secrets.T]\nsource = \"file:/run/t\"\ntimeout_secs = 5\n"),
+        "p.toml:5:16: secrets.T.timeout_secs is only used with source = \"command\"; remove it or set source = \"command\""
+    );
+    assert_eq!(
+        with_cmd("[secrets.T]\nsource = \"command\"\ncommand = []\n"),
+        "p.toml:5:11: secrets.T.command is empty; write the program and its arguments, like command = [\"gh\", \"auth\", \"token\"]"
+    );
+    assert_eq!(
+        with_cmd("[secrets.T]\nsource = \"command\"\ncommand = [\"gh\", \"\"]\n"),
+        "p.toml:5:18: secrets.T.command[1] is an empty string; remove it (the command runs without a shell, so every entry is one argument)"
+    );
+    assert_eq!(
+        with_cmd("[secrets.T]\nsource = \"command\"\ncommand = \"gh auth token\"\n"),
+        "p.toml:5:11: secrets.T.command: expected an array, found a string"
+    );
+    assert_eq!(
+        with_cmd("[secrets.T]\nsource = \"command\"\ncommand = [\"gh\", 1]\n"),
+        "p.toml:5:18: secrets.T.command[1]: expected a string, found an integer; put the value in quotes"
+    );
+    for bad in ["0", "301"] {
+        assert_eq!(
+            with_cmd(&format!("[secrets.T]\nsource = \"command\"\ncommand = [\"gh\"]\ntimeout_secs = {bad}\n")),
+            format!(
+                "p.toml:6:16: secrets.T.timeout_secs = {bad} is out of range; use a number of seconds from 1 to 300"
+            )
+        );
+    }
+    assert_eq!(
+        with_cmd("[secrets.T]\nsource = \"command\"\ncommand = [\"gh\"]\ntimeout_secs = \"10s\"\n"),
+        "p.toml:6:16: secrets.T.timeout_secs: expected an integer, found a string"
     );
 }
 

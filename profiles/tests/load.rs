@@ -371,6 +371,77 @@ backend = "container"
 }
 
 #[test]
+fn command_secret() {
+    let p = parse(
+        r#"[server]
+command = "srv"
+[secrets.GITHUB_TOKEN]
+source = "command"
+command = ["gh", "auth", "token"]
+timeout_secs = 30
+env = "GITHUB_PERSONAL_ACCESS_TOKEN"
+[secrets.OP]
+source = "command"
+command = ["op", "read", "op://vault/item/field"]
+"#,
+    );
+    assert_eq!(p.secrets[0].name, "GITHUB_TOKEN");
+    assert_eq!(
+        p.secrets[0].source,
+        SecretSource::Command { argv: vec!["gh".into(), "auth".into(), "token".into()], timeout_secs: 30 }
+    );
+    assert_eq!(p.secrets[0].delivery, SecretDelivery::Env("GITHUB_PERSONAL_ACCESS_TOKEN".into()));
+    assert_eq!(
+        p.secrets[1].source,
+        SecretSource::Command {
+            argv: vec!["op".into(), "read".into(), "op://vault/item/field".into()],
+            timeout_secs: 10
+        },
+        "timeout_secs defaults to 10"
+    );
+}
+
+#[test]
+fn command_secret_merge() {
+    let dir = scratch("command_secret_merge");
+    write(
+        &dir,
+        "base.toml",
+        r#"[server]
+command = "srv"
+[secrets.A]
+source = "command"
+command = ["gh", "auth", "token"]
+timeout_secs = 30
+[secrets.B]
+source = "command"
+command = ["gh", "auth", "token"]
+timeout_secs = 30
+"#,
+    );
+    let child = write(
+        &dir,
+        "child.toml",
+        r#"extends = "base.toml"
+[secrets.A]
+command = ["gh", "auth", "token", "--hostname", "example.com"]
+[secrets.B]
+source = "env:B"
+"#,
+    );
+    let p = load(child.to_str().unwrap(), &ctx()).unwrap();
+    assert_eq!(
+        p.secrets[0].source,
+        SecretSource::Command {
+            argv: ["gh", "auth", "token", "--hostname", "example.com"].map(String::from).to_vec(),
+            timeout_secs: 30
+        },
+        "a child may change only the argv"
+    );
+    assert_eq!(p.secrets[1].source, SecretSource::Env("B".into()), "a new source drops the base's command keys");
+}
+
+#[test]
 fn read_write_conflict_after_merge_points_at_the_child() {
     let dir = scratch("conflict");
     write(&dir, "base.toml", "[server]\ncommand = \"srv\"\n[filesystem]\nread = [\"/data\"]\n");

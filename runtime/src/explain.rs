@@ -132,8 +132,11 @@ pub fn explain(profile: &Profile, plan: &Result<CellPlan, RuntimeError>, host: &
                 let src = match &s.source {
                     SecretSource::Env(v) => format!("env:{v}"),
                     SecretSource::File(p) => format!("file:{}", p.display()),
+                    SecretSource::Command { argv, timeout_secs } => {
+                        format!("the command `{}` (run by mcpcell, no shell, {timeout_secs} s limit)", argv.join(" "))
+                    }
                 };
-                format!("{}: from {src}, delivered as env {var}", s.name)
+                format!("{}: from {src}, delivered as env {var}; redacted if the server sends it back", s.name)
             })
             .collect()
     };

@@ -14,7 +14,7 @@ mod seccomp;
 
 pub use self::landlock::LandlockPlan;
 pub use mounts::{MountOp, MountPlan};
-pub use resolve::{resolve, EntryKind, HostEntry, Identity, ResolvedGrant, ResolvedHost, SecretValue};
+pub use resolve::{resolve, resolve_secret, EntryKind, HostEntry, Identity, ResolvedGrant, ResolvedHost, SecretValue};
 pub use seccomp::{ArgMatch, DeniedSyscall, SeccompPolicy};
 
 use crate::error::RuntimeError;
@@ -143,22 +143,26 @@ pub fn plan(profile: &Profile, host: &ResolvedHost) -> Result<CellPlan, RuntimeE
         mounts,
         egress,
         // A lockfile means pins to enforce, so the relay runs even without [tools]/[audit].
-        relay: (profile.tools.is_configured() || profile.audit.file.is_some() || host.lockfile.is_some()).then(|| {
-            crate::relay::session::RelayPlan {
-                profile: profile.name.clone(),
-                spec: match &profile.origin {
-                    mcpcell_profiles::Origin::File(path) => path.display().to_string(),
-                    _ => profile.name.clone(),
-                },
-                policy: profile.tools.clone(),
-                audit_file: profile.audit.file.clone(),
-                audit_max_bytes: profile.audit.max_bytes,
-                pins: crate::relay::session::PinPlan {
-                    mode: profile.tools.pins,
-                    lock_path: host.lock_path.clone(),
-                    locked: host.lockfile.as_ref().map(|l| l.tools.clone()),
-                },
-            }
+        // Secrets need the relay too: what the server sends back is checked for them.
+        relay: (profile.tools.is_configured()
+            || profile.audit.file.is_some()
+            || host.lockfile.is_some()
+            || !host.secrets.is_empty())
+        .then(|| crate::relay::session::RelayPlan {
+            profile: profile.name.clone(),
+            spec: match &profile.origin {
+                mcpcell_profiles::Origin::File(path) => path.display().to_string(),
+                _ => profile.name.clone(),
+            },
+            policy: profile.tools.clone(),
+            audit_file: profile.audit.file.clone(),
+            audit_max_bytes: profile.audit.max_bytes,
+            pins: crate::relay::session::PinPlan {
+                mode: profile.tools.pins,
+                lock_path: host.lock_path.clone(),
+                locked: host.lockfile.as_ref().map(|l| l.tools.clone()),
+            },
+            secrets: host.secrets.clone(),
         }),
         lock_path: host.lock_path.clone(),
         shutdown_grace: Duration::from_millis(profile.sandbox.shutdown_grace_ms),

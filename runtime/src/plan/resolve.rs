@@ -232,6 +232,15 @@ pub fn normalize(path: &Path) -> PathBuf {
     out
 }
 
+/// Resolve one secret's value (for the cell, and for `mcpcell secrets check`). Errors name the
+/// secret and its source, never the value.
+pub fn resolve_secret(
+    secret: &mcpcell_profiles::Secret,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<SecretValue, RuntimeError> {
+    read_secret(&secret.name, &secret.source, env).map(SecretValue)
+}
+
 fn read_secret(
     name: &str,
     source: &SecretSource,
@@ -251,5 +260,52 @@ fn read_secret(
             }
             Ok(value)
         }
+        SecretSource::Command { argv, timeout_secs } => run_secret_command(argv, *timeout_secs).map_err(err),
     }
+}
+
+/// Run a secret helper (`gh auth token`, `op read ...`): no shell, stdin closed, stdout
+/// trimmed. Its output is never put in an error; its stderr is not shown (it may echo input).
+fn run_secret_command(argv: &[String], timeout_secs: u64) -> Result<String, String> {
+    use std::io::Read;
+    let shown = argv.join(" ");
+    let (program, args) = argv.split_first().ok_or("source command: empty command")?;
+    let mut child = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("source command `{shown}`: cannot start it: {e}"))?;
+    let mut stdout = child.stdout.take().ok_or("source command: no stdout")?;
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = stdout.read_to_end(&mut out);
+        out
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout_secs);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("source command `{shown}`: no answer within {timeout_secs} s"));
+            }
+            Err(e) => return Err(format!("source command `{shown}`: {e}")),
+        }
+    };
+    let out = reader.join().unwrap_or_default();
+    if !status.success() {
+        return Err(format!("source command `{shown}` failed ({status})"));
+    }
+    let value = String::from_utf8(out).map_err(|_| format!("source command `{shown}`: output is not UTF-8"))?;
+    let value = value.trim().to_string();
+    if value.is_empty() {
+        return Err(format!("source command `{shown}` printed nothing"));
+    }
+    Ok(value)
 }

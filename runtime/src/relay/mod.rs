@@ -10,4 +10,5 @@ pub mod lock;
 pub mod message;
 pub mod pin;
 pub mod poison;
+pub mod redact;
 pub mod session;
