@@ -566,21 +566,8 @@ fn proc_sys_is_read_only() {
 #[test]
 fn tiocsti_cannot_inject_into_the_terminal() {
     // Give the launcher a terminal as stdin, as an interactive shell would.
-    let (mut master, mut slave) = (-1, -1);
-    // SAFETY: `master` and `slave` are valid out-pointers; name, termios and winsize may be null.
-    let r = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
-    assert_eq!(r, 0, "openpty: {}", std::io::Error::last_os_error());
-    let run_with_tty = |mut cmd: Command| -> Out {
-        // SAFETY: dup takes a plain fd; `slave` stays open until the end of the test.
-        let fd = unsafe { libc::dup(slave) };
-        assert!(fd >= 0, "dup of the pty: {}", std::io::Error::last_os_error());
-        // SAFETY: `fd` is a fresh dup that nothing else owns, so Stdio may take ownership of it.
-        cmd.stdin(unsafe { <Stdio as std::os::unix::io::FromRawFd>::from_raw_fd(fd) });
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        let cmdline = render(&cmd);
-        let child = cmd.spawn().unwrap();
-        wait_out(child, cmdline, CELL_TIMEOUT)
-    };
+    let (master, slave) = open_pty();
+    let run_with_tty = |cmd: Command| run_with_tty(slave, cmd);
     let out = run_with_tty(cell().command(probe(), &["tiocsti", "0"]));
     assert_refused(&out, "TIOCSTI on the terminal handed to the launcher as stdin");
     let out = run_with_tty(cell().command(probe(), &["tiocsti", "/dev/tty"]));
@@ -829,21 +816,8 @@ fn keyctl_session_to_parent() {
 #[test]
 fn tiocsti_with_upper_request_bits_set_is_still_denied() {
     // Same pty setup as tiocsti_cannot_inject_into_the_terminal.
-    let (mut master, mut slave) = (-1, -1);
-    // SAFETY: `master` and `slave` are valid out-pointers; name, termios and winsize may be null.
-    let r = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
-    assert_eq!(r, 0, "openpty: {}", std::io::Error::last_os_error());
-    let run_with_tty = |mut cmd: Command| -> Out {
-        // SAFETY: dup takes a plain fd; `slave` stays open until the end of the test.
-        let fd = unsafe { libc::dup(slave) };
-        assert!(fd >= 0, "dup of the pty: {}", std::io::Error::last_os_error());
-        // SAFETY: `fd` is a fresh dup that nothing else owns, so Stdio may take ownership of it.
-        cmd.stdin(unsafe { <Stdio as std::os::unix::io::FromRawFd>::from_raw_fd(fd) });
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        let cmdline = render(&cmd);
-        let child = cmd.spawn().unwrap();
-        wait_out(child, cmdline, CELL_TIMEOUT)
-    };
+    let (master, slave) = open_pty();
+    let run_with_tty = |cmd: Command| run_with_tty(slave, cmd);
     let out = run_with_tty(cell().command(probe(), &["tiocsti-masked", "0"]));
     assert!(
         out.code() == 1 && out.verdict().starts_with("DENIED:") && out.verdict().contains("EPERM"),
@@ -954,4 +928,26 @@ fn renames_out_of_a_write_grant_fail() {
         dir.join("b").exists() && !dir.join("a").exists(),
         "control: the rename in the cell did not reach the host"
     );
+}
+
+/// A pseudo-terminal pair (master, slave), as an interactive shell would have.
+fn open_pty() -> (i32, i32) {
+    let (mut master, mut slave) = (-1, -1);
+    // SAFETY: `master` and `slave` are valid out-pointers; name, termios and winsize may be null.
+    let r = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+    assert_eq!(r, 0, "openpty: {}", std::io::Error::last_os_error());
+    (master, slave)
+}
+
+/// Run `cmd` with a dup of the pty `slave` as its stdin (the launcher gets a terminal).
+fn run_with_tty(slave: i32, mut cmd: Command) -> Out {
+    // SAFETY: dup takes a plain fd; the caller keeps `slave` open until the test ends.
+    let fd = unsafe { libc::dup(slave) };
+    assert!(fd >= 0, "dup of the pty: {}", std::io::Error::last_os_error());
+    // SAFETY: `fd` is a fresh dup that nothing else owns, so Stdio may take ownership of it.
+    cmd.stdin(unsafe { <Stdio as std::os::unix::io::FromRawFd>::from_raw_fd(fd) });
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let cmdline = render(&cmd);
+    let child = cmd.spawn().unwrap();
+    wait_out(child, cmdline, CELL_TIMEOUT)
 }

@@ -1,10 +1,9 @@
 //! Lockfiles from a server's tools, and what changed since: `mcpcell lock` and `mcpcell diff`
 //! (the relay's run-time check uses [`super::pin`] directly).
 
-use super::pin::{tool_pin, PINNED_FIELDS};
+use super::pin::{diff, tool_pin, PinChange, ToolPin, PINNED_FIELDS};
 use mcpcell_profiles::{LockedServer, LockedTool, Lockfile};
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
 
 /// The lockfile for what a server lists now.
 pub fn lock_from_tools(init: &Value, tools: &[Value]) -> Lockfile {
@@ -37,24 +36,26 @@ fn pinned_fields(tool: &Value) -> Value {
 }
 
 /// Readable changes between a lockfile and what the server lists now; empty when identical.
-/// `+ name` new, `- name` removed, `~ name` changed, then each changed field with the old
-/// lines prefixed `-` and the new ones `+`.
+/// `+ name` new, `- name` removed, `~ name` changed (classified by [`pin::diff`]), then each
+/// changed field with the old lines prefixed `-` and the new ones `+`.
 pub fn report_changes(lock: &Lockfile, tools: &[Value]) -> Vec<String> {
     let now = lock_from_tools(&Value::Null, tools);
-    let was: BTreeMap<&str, &LockedTool> = lock.tools.iter().map(|t| (t.name.as_str(), t)).collect();
-    let is: BTreeMap<&str, &LockedTool> = now.tools.iter().map(|t| (t.name.as_str(), t)).collect();
-    let mut names: Vec<&str> = was.keys().chain(is.keys()).copied().collect();
-    names.sort_unstable();
-    names.dedup();
+    let pins = |tools: &[LockedTool]| -> Vec<ToolPin> {
+        tools.iter().map(|t| ToolPin { name: t.name.clone(), sha256: t.sha256.clone() }).collect()
+    };
+    let definition = |tools: &'_ [LockedTool], name: &str| -> Option<Value> {
+        tools.iter().find(|t| t.name == name).map(|t| t.definition.clone())
+    };
     let mut out = Vec::new();
-    for name in names {
-        match (was.get(name), is.get(name)) {
-            (None, Some(_)) => out.push(format!("+ {name}")),
-            (Some(_), None) => out.push(format!("- {name}")),
-            (Some(a), Some(b)) if a.sha256 != b.sha256 => {
+    for change in diff(&pins(&lock.tools), &pins(&now.tools)) {
+        match change {
+            PinChange::Added(name) => out.push(format!("+ {name}")),
+            PinChange::Removed(name) => out.push(format!("- {name}")),
+            PinChange::Changed { name, .. } => {
                 out.push(format!("~ {name}"));
+                let (was, is) = (definition(&lock.tools, &name), definition(&now.tools, &name));
                 for field in PINNED_FIELDS {
-                    let (old, new) = (a.definition.get(field), b.definition.get(field));
+                    let (old, new) = (was.as_ref().and_then(|d| d.get(field)), is.as_ref().and_then(|d| d.get(field)));
                     if old != new {
                         out.push(format!("  {field}:"));
                         out.extend(text(old).lines().map(|l| format!("  - {l}")));
@@ -62,7 +63,6 @@ pub fn report_changes(lock: &Lockfile, tools: &[Value]) -> Vec<String> {
                     }
                 }
             }
-            _ => {}
         }
     }
     out
