@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use mcpcell_profiles::{LoadContext, Profile};
 use mcpcell_runtime::jail::SpawnError;
 use mcpcell_runtime::mcp_client::ToolInfo;
-use mcpcell_runtime::{explain, host, launch, supervise};
+use mcpcell_runtime::{container, explain, host, launch, supervise};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -125,6 +125,30 @@ enum Command {
         #[command(subcommand)]
         action: SecretsAction,
     },
+    /// Images for the container backend, built locally from this host (never pulled).
+    Image {
+        #[command(subcommand)]
+        action: ImageAction,
+    },
+    /// The container's init (pid 1 inside an mcpcell container). Not for direct use.
+    #[command(name = "__container-init", hide = true)]
+    ContainerInit,
+}
+
+#[derive(Subcommand)]
+enum ImageAction {
+    /// Build images into the local engine: base (default; mount points only, the host's
+    /// system trees are bound read-only at run time), static, node, python. The root
+    /// filesystem is assembled from this host and imported: no registry is needed.
+    ///
+    /// With a registry, any image works too: set [sandbox] image = "REF" and build or pull it
+    /// yourself (see images/README.md).
+    Build {
+        #[arg(default_value = "base")]
+        kinds: Vec<String>,
+    },
+    /// List the images mcpcell can build and whether the engine has them.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -205,6 +229,8 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Secrets { action: SecretsAction::Check { profile } } => secrets_check(&load(&profile)?),
+        Command::Image { action } => image(action),
+        Command::ContainerInit => Ok(ExitCode::from(u8::try_from(container::init::main()).unwrap_or(EXIT_REFUSED))),
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&mcpcell_profiles::json_schema())?);
             Ok(ExitCode::SUCCESS)
@@ -267,6 +293,30 @@ fn run(profile: &Profile) -> Result<ExitCode> {
         relay.finish(std::time::Duration::from_secs(2));
     }
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(EXIT_REFUSED)))
+}
+
+fn image(action: ImageAction) -> Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("tokio runtime")?;
+    rt.block_on(async {
+        let docker = container::engine::connect().await.map_err(anyhow::Error::msg)?;
+        match action {
+            ImageAction::Build { kinds } => {
+                for kind in kinds {
+                    container::image::build(&docker, &kind, &mut |line| eprintln!("mcpcell: {kind}: {line}"))
+                        .await
+                        .map_err(anyhow::Error::msg)?;
+                }
+            }
+            ImageAction::List => {
+                for (kind, what) in container::image::KINDS {
+                    let reference = container::image::reference(kind);
+                    let present = container::image::exists(&docker, &reference).await.map_err(anyhow::Error::msg)?;
+                    println!("{reference:<24} {:<8} {what}", if present { "built" } else { "missing" });
+                }
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 fn refused(e: &SpawnError) -> ExitCode {

@@ -23,8 +23,11 @@ pub enum RuntimeError {
     #[error("working directory {path} is not visible inside the cell; grant it or choose another cwd")]
     CwdNotVisible { path: PathBuf },
 
-    #[error("the container backend is not available in this version of mcpcell; use backend = \"jail\"")]
-    ContainerUnsupported,
+    #[error("[network] egress is not available with the container backend yet (the container gets no network at all); use backend = \"jail\" for this profile, or remove the egress rules")]
+    ContainerEgressUnsupported,
+
+    #[error("container engine: {0}")]
+    Container(String),
 
     #[error("secret {name}: {reason}")]
     Secret { name: String, reason: String },

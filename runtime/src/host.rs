@@ -26,7 +26,10 @@ pub struct HostReport {
     pub cgroup_memory: Probe,
     pub egress: Probe,
     pub container_engine: Probe,
-    /// What `run` would use: "jail", or null when the jail cannot be built here.
+    /// The engine's details, when one answers.
+    pub engine: Option<crate::container::engine::EngineInfo>,
+    /// What a profile that does not choose would be best run with: "jail", else "container"
+    /// when an engine answers, or null when neither can build a cell here.
     pub backend: Option<&'static str>,
 }
 
@@ -43,6 +46,8 @@ pub fn report() -> HostReport {
     };
     let pids_probe = path_probe(pids, "pids");
     let jail_ok = userns.available && seccomp.available && (pids_probe.available || !root);
+    let engine = crate::container::engine::probe();
+    let engine_ok = engine.is_ok();
     HostReport {
         kernel: nix::sys::utsname::uname()
             .map(|u| u.release().to_string_lossy().into_owned())
@@ -70,8 +75,29 @@ pub fn report() -> HostReport {
                 "needs the jail (see above)".into()
             },
         },
-        container_engine: Probe { available: false, detail: "the container backend is not implemented yet".into() },
-        backend: jail_ok.then_some("jail"),
+        container_engine: match &engine {
+            Ok(e) => Probe {
+                available: true,
+                detail: format!(
+                    "{} {} (API {}) at {}; {}; user namespaces {}",
+                    e.name,
+                    e.version,
+                    e.api_version,
+                    e.endpoint,
+                    if e.rootless { "rootless" } else { "rootful" },
+                    if e.userns_remap { "remapped" } else { "not remapped" }
+                ),
+            },
+            Err(why) => Probe { available: false, detail: why.clone() },
+        },
+        engine: engine.ok(),
+        backend: if jail_ok {
+            Some("jail")
+        } else if engine_ok {
+            Some("container")
+        } else {
+            None
+        },
     }
 }
 

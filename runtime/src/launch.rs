@@ -54,7 +54,10 @@ pub fn start(plan: &CellPlan, stdio: Stdio) -> Result<Cell, SpawnError> {
         }
         None => None,
     };
-    let mut cell = jail::spawn(plan, &CgroupHost::detect(), stdio)?;
+    let mut cell = match plan.container {
+        Some(_) => crate::container::spawn(plan, stdio)?,
+        None => jail::spawn(plan, &CgroupHost::detect(), stdio)?,
+    };
     cell.audit = audit.clone();
     if let (Some(allow), Some(control)) = (&plan.egress, cell.egress_control.take()) {
         match crate::egress::proxy::start(control, allow.clone(), plan.profile.clone(), audit) {

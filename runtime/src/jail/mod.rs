@@ -6,10 +6,10 @@
 //! is refused.
 
 mod cgroup;
-mod landlock;
+pub(crate) mod landlock;
 mod mounts;
-mod process;
-mod seccomp;
+pub(crate) mod process;
+pub(crate) mod seccomp;
 
 pub use cgroup::{CellCgroup, CgroupHost};
 pub use seccomp::{compile as compile_seccomp, guard as seccomp_guard};
@@ -35,7 +35,7 @@ pub struct Cell {
     /// The audit log shared by the relay and the egress proxy, when the profile names one.
     pub audit: Option<std::sync::Arc<crate::audit::AuditLog>>,
     /// Our end of the lifeline: when the launcher dies it closes and the init notices.
-    _lifeline: OwnedFd,
+    _lifeline: Option<OwnedFd>,
     _cgroup: Option<CellCgroup>,
 }
 
@@ -53,6 +53,12 @@ impl Stdio {
 }
 
 impl Cell {
+    /// A container backend's cell: the process standing for it is the shim, which mirrors
+    /// the server's status and forwards signals (the shim dies with the launcher by itself).
+    pub(crate) fn for_shim(shim: Pid) -> Cell {
+        Cell { init: shim, egress_control: None, egress_proxy: None, audit: None, _lifeline: None, _cgroup: None }
+    }
+
     /// SIGTERM the cell, then SIGKILL after `grace`; returns the exit code.
     pub fn terminate(self, grace: std::time::Duration) -> i32 {
         let _ = nix::sys::signal::kill(self.init, Signal::SIGTERM);
@@ -187,7 +193,7 @@ pub fn spawn(plan: &CellPlan, cgroups: &CgroupHost, stdio: Stdio) -> Result<Cell
         egress_control: egress_host,
         egress_proxy: None,
         audit: None,
-        _lifeline: life.into(),
+        _lifeline: Some(life.into()),
         _cgroup: cgroup,
     })
 }

@@ -6,7 +6,7 @@ use super::resolve::ResolvedHost;
 use mcpcell_profiles::Profile;
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LandlockPlan {
     /// Refuse to start if the host's ABI is lower. 0 = Landlock optional.
     pub min_abi: u8,

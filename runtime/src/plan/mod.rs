@@ -7,12 +7,17 @@
 //! - [`plan`] is a pure function from the profile and the resolved facts to a [`CellPlan`]:
 //!   the exact mounts, Landlock rules, seccomp policy, environment and limits. Unit tests pin it.
 
+mod container;
 mod landlock;
 mod mounts;
 mod resolve;
 mod seccomp;
 
 pub use self::landlock::LandlockPlan;
+pub use container::{
+    base_image, container_identity, ContainerBind, ContainerPlan, CONTAINER_FALLBACK_ID, CONTAINER_INIT_PATH,
+    LABEL_LAUNCHER, LABEL_PROFILE,
+};
 pub use mounts::{MountOp, MountPlan};
 pub use resolve::{resolve, resolve_secret, EntryKind, HostEntry, Identity, ResolvedGrant, ResolvedHost, SecretValue};
 pub use seccomp::{ArgMatch, DeniedSyscall, SeccompPolicy};
@@ -41,10 +46,12 @@ pub struct CellPlan {
     /// Where this profile's tool-pin lockfile lives (`mcpcell lock` writes it there).
     pub lock_path: PathBuf,
     pub shutdown_grace: Duration,
+    /// Present for the container backend: the same cell as engine settings.
+    pub container: Option<ContainerPlan>,
 }
 
 /// What is finally executed inside the cell.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ExecPlan {
     /// Absolute path of the program, identical inside and outside the cell.
     pub program: PathBuf,
@@ -76,7 +83,7 @@ impl std::fmt::Debug for ExecPlan {
 }
 
 /// Resource limits and how each is enforced.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LimitsPlan {
     /// (resource, soft = hard) pairs, applied with setrlimit in the server before exec.
     pub rlimits: Vec<(Rlimit, u64)>,
@@ -85,7 +92,7 @@ pub struct LimitsPlan {
     pub tmpfs_bytes: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Rlimit {
     /// No core dumps: a core file would contain the server's secrets.
     Core,
@@ -115,13 +122,24 @@ pub const CELL_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
 
 /// Build the plan. Pure: same inputs, same plan.
 pub fn plan(profile: &Profile, host: &ResolvedHost) -> Result<CellPlan, RuntimeError> {
-    if profile.sandbox.backend == Backend::Container {
-        return Err(RuntimeError::ContainerUnsupported);
+    let container = profile.sandbox.backend == Backend::Container;
+    if container && !profile.network.egress.is_empty() {
+        return Err(RuntimeError::ContainerEgressUnsupported);
     }
+    // In a container the server never runs as root (the engine maps no user namespace).
+    let remapped;
+    let host = if container {
+        remapped = ResolvedHost { identity: container_identity(&host.identity), ..host.clone() };
+        &remapped
+    } else {
+        host
+    };
     let egress = (!profile.network.egress.is_empty())
         .then(|| crate::egress::EgressAllowlist::new(profile.network.egress.clone()));
 
     let mounts = mounts::plan_mounts(profile, host)?;
+    let container_plan = container
+        .then(|| container::plan_container(&mounts, &host.identity, profile.limits.memory_bytes, profile.limits.pids));
     let visible = |p: &Path| mounts.is_visible(p);
     if !visible(&host.program) {
         let dir = host.program.parent().unwrap_or(Path::new("/")).to_path_buf();
@@ -166,6 +184,7 @@ pub fn plan(profile: &Profile, host: &ResolvedHost) -> Result<CellPlan, RuntimeE
         }),
         lock_path: host.lock_path.clone(),
         shutdown_grace: Duration::from_millis(profile.sandbox.shutdown_grace_ms),
+        container: container_plan,
     })
 }
 

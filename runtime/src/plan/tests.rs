@@ -206,9 +206,76 @@ fn no_egress_means_no_resolver_no_proxy_and_no_tcp() {
 }
 
 #[test]
-fn container_backend_is_refused_for_now() {
+fn container_plan_is_the_jail_cell_as_engine_settings() {
+    let p = profile(
+        "[server]\ncommand = \"x\"\n[sandbox]\nbackend = \"container\"\n[limits]\nmemory = \"256MiB\"\npids = 64\ntmpfs_size = \"8MiB\"\n",
+    );
+    let plan = plan(&p, &host(vec![grant("/home/ada/notes", false), grant("/srv/out", true)])).unwrap();
+    let c = plan.container.expect("a container plan");
+    let bind = |src: &str, dest: &str, writable: bool| ContainerBind { src: src.into(), dest: dest.into(), writable };
+    assert_eq!(
+        c,
+        ContainerPlan {
+            image: base_image(),
+            user: "1000:1000".into(),
+            binds: vec![
+                bind("/usr", "/usr", false),
+                bind("/etc/ssl", "/etc/ssl", false),
+                bind("/etc/nsswitch.conf", "/etc/nsswitch.conf", false),
+                // Shallower first, as in the jail: a narrower grant lands on top.
+                bind("/srv/out", "/srv/out", true),
+                bind("/home/ada/notes", "/home/ada/notes", false),
+            ],
+            files: plan
+                .mounts
+                .ops
+                .iter()
+                .filter_map(|op| match op {
+                    MountOp::File { dest, contents, .. } => Some((dest.clone(), contents.clone())),
+                    _ => None,
+                })
+                .collect(),
+            tmpfs: vec![
+                ("/tmp".into(), format!("size={},mode=1777", 8 << 20)),
+                ("/home/ada".into(), format!("size={},mode=700,uid=1000,gid=1000", 8 << 20)),
+            ],
+            shm_bytes: 8 << 20,
+            memory_bytes: 256 << 20,
+            pids: 64,
+            required_symlinks: vec![("/bin".into(), "usr/bin".into())],
+        }
+    );
+    assert_eq!(c.files.len(), 5, "passwd, group, hostname, hosts, resolv.conf");
+    // The devices (/dev/null) and /proc come from the engine; nothing under them is bound.
+    assert!(!c.binds.iter().any(|b| b.dest.starts_with("/dev") || b.dest.starts_with("/proc")));
+}
+
+#[test]
+fn a_root_launcher_runs_the_container_as_nobody() {
     let p = profile("[server]\ncommand = \"x\"\n[sandbox]\nbackend = \"container\"\n");
-    assert!(matches!(plan(&p, &host(vec![])), Err(RuntimeError::ContainerUnsupported)));
+    let mut h = host(vec![]);
+    h.identity = Identity { uid: 0, gid: 0, user: "root".into(), home: "/root".into() };
+    let plan = plan(&p, &h).unwrap();
+    let c = plan.container.expect("a container plan");
+    assert_eq!(c.user, "65534:65534");
+    assert_eq!(plan.identity.uid, 65534);
+    assert!(c.tmpfs.iter().any(|(d, o)| d == Path::new("/root") && o.ends_with(",uid=65534,gid=65534")));
+    let passwd = c.files.iter().find(|(d, _)| d == Path::new("/etc/passwd")).map(|(_, t)| t.as_str());
+    assert_eq!(passwd, Some("nobody:x:65534:65534:nobody:/root:/bin/sh\n"));
+}
+
+#[test]
+fn the_jail_has_no_container_plan() {
+    let p = profile("[server]\ncommand = \"x\"\n");
+    assert_eq!(plan(&p, &host(vec![])).unwrap().container, None);
+}
+
+#[test]
+fn container_egress_is_refused_until_it_is_built() {
+    let p = profile(
+        "[server]\ncommand = \"x\"\n[sandbox]\nbackend = \"container\"\n[network]\negress = [\"example.com\"]\n",
+    );
+    assert!(matches!(plan(&p, &host(vec![])), Err(RuntimeError::ContainerEgressUnsupported)));
 }
 
 #[test]
