@@ -5,7 +5,9 @@
 
 use super::{engine, image};
 use crate::jail::Stdio;
-use crate::plan::{ContainerPlan, CONTAINER_FALLBACK_ID, CONTAINER_INIT_PATH, LABEL_LAUNCHER, LABEL_PROFILE};
+use crate::plan::{
+    ContainerPlan, CONTAINER_FALLBACK_ID, CONTAINER_INIT_PATH, LABEL_LAUNCHER, LABEL_PARENT, LABEL_PROFILE,
+};
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, Mount, MountBindOptions, MountType};
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, KillContainerOptionsBuilder,
@@ -60,12 +62,15 @@ fn shim(job: Job, report: OwnedFd) -> Result<i32, i32> {
         Ok(rt) => rt,
         Err(e) => return Err(fail(&mut report, (125, format!("tokio runtime: {e}")))),
     };
-    rt.block_on(async move {
+    let result = rt.block_on(async move {
         let mut started = Started::default();
         let result = session(&job, &mut report, &mut started).await;
         started.cleanup().await;
         result.map_err(|f| fail(&mut report, f))
-    })
+    });
+    // A blocking read of the client's stdin may still be pending: do not wait for it.
+    rt.shutdown_background();
+    result
 }
 
 /// What to undo on the way out.
@@ -116,6 +121,7 @@ async fn session(job: &Job, report: &mut Option<OwnedFd>, started: &mut Started)
     let mut labels = HashMap::new();
     labels.insert(LABEL_LAUNCHER.to_string(), launcher_label(std::process::id()).unwrap_or_default());
     labels.insert(LABEL_PROFILE.to_string(), job.profile.clone());
+    labels.insert(LABEL_PARENT.to_string(), nix::unistd::getppid().to_string());
     let host = HostConfig {
         readonly_rootfs: Some(true),
         cap_drop: Some(vec!["ALL".into()]),

@@ -23,6 +23,9 @@ pub const CONTAINER_INIT_PATH: &str = "/.mcpcell/mcpcell";
 
 /// The label every mcpcell container carries (value: the launcher's pid), for reaping.
 pub const LABEL_LAUNCHER: &str = "io.mcpcell.launcher";
+/// The label holding the pid of the launcher that started the container (for tests and
+/// `docker ps --filter label=io.mcpcell.parent=PID`).
+pub const LABEL_PARENT: &str = "io.mcpcell.parent";
 /// The label naming the profile.
 pub const LABEL_PROFILE: &str = "io.mcpcell.profile";
 

@@ -16,7 +16,7 @@ mod seccomp;
 pub use self::landlock::LandlockPlan;
 pub use container::{
     base_image, container_identity, ContainerBind, ContainerPlan, CONTAINER_FALLBACK_ID, CONTAINER_INIT_PATH,
-    LABEL_LAUNCHER, LABEL_PROFILE,
+    LABEL_LAUNCHER, LABEL_PARENT, LABEL_PROFILE,
 };
 pub use mounts::{MountOp, MountPlan};
 pub use resolve::{resolve, resolve_secret, EntryKind, HostEntry, Identity, ResolvedGrant, ResolvedHost, SecretValue};

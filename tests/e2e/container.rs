@@ -1,0 +1,398 @@
+//! The container backend against a real engine (Docker from Debian's docker.io, started by
+//! .ci/run or scripts/test): the hardening asserted on the created container, the escape
+//! battery's classes with `exec --backend container` (each denial next to its positive
+//! control), a real MCP server from npm, exit statuses, and nothing left behind.
+//!
+//! These tests need a running engine; without one they fail (they are not skipped).
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// The uid a root launcher's containers run as.
+const NOBODY: u32 = 65534;
+
+fn ccell() -> Cell {
+    cell().flag("--backend", "container")
+}
+
+fn docker(args: &[&str]) -> Out {
+    let mut cmd = Command::new("docker");
+    cmd.args(args);
+    run_cmd(cmd, None, Duration::from_secs(60))
+}
+
+/// Containers started by launcher `pid` (running or not).
+fn containers_of(pid: u32) -> Vec<String> {
+    let out = docker(&["ps", "-aq", "--filter", &format!("label=io.mcpcell.parent={pid}")]);
+    assert_eq!(out.code(), 0, "docker ps failed (is the engine running?):{}", out.describe());
+    out.stdout().lines().map(str::to_string).filter(|l| !l.is_empty()).collect()
+}
+
+/// A directory the container's uid may write to (a root launcher runs it as 65534).
+fn writable_dir(sc: &Scratch, name: &str) -> std::path::PathBuf {
+    let d = sc.dir(name);
+    std::os::unix::fs::chown(&d, Some(NOBODY), Some(NOBODY)).unwrap();
+    d
+}
+
+#[track_caller]
+fn assert_refused(out: &Out, what: &str) {
+    let sigsys = 128 + libc::SIGSYS;
+    assert!(
+        (out.code() == 1 && out.verdict().starts_with("DENIED:")) || out.code() == sigsys,
+        "ESCAPE (container): {what} was expected to be refused, but it was not:{}",
+        out.describe()
+    );
+}
+
+/// Starts `mcpcell exec --backend container -- probe sleep 300 MARKER`, waits for its container.
+struct Running {
+    launcher: std::process::Child,
+    id: String,
+}
+
+fn start_sleeper(c: Cell, marker: &str) -> Running {
+    let mut cmd = c.command(probe(), &["sleep", "300", marker]);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut launcher = cmd.spawn().unwrap();
+    let pid = launcher.id();
+    let mut id = String::new();
+    let seen = eventually(Duration::from_secs(60), || {
+        id = containers_of(pid).into_iter().next().unwrap_or_default();
+        !id.is_empty() && procs_with(marker).iter().any(|(p, _)| *p != pid)
+    });
+    if !seen {
+        let _ = launcher.kill();
+        let out = wait_out(launcher, "mcpcell exec --backend container -- probe sleep".into(), CELL_TIMEOUT);
+        panic!("the container's sleeping probe never appeared:{}", out.describe());
+    }
+    Running { launcher, id }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.launcher.kill();
+        let _ = self.launcher.wait();
+        let _ = docker(&["rm", "-f", &self.id]);
+    }
+}
+
+// ============================================================================== the container
+
+#[test]
+fn hardening_is_set_on_the_created_container() {
+    let marker = unique("inspect");
+    let c = ccell().flag("--pids", "77").flag("--memory", "300MiB");
+    let running = start_sleeper(c, &marker);
+    let out = docker(&["inspect", &running.id]);
+    assert_eq!(out.code(), 0, "{}", out.describe());
+    let v: Value = serde_json::from_str(&out.stdout()).unwrap();
+    let hc = &v[0]["HostConfig"];
+    let cfg = &v[0]["Config"];
+    assert_eq!(hc["ReadonlyRootfs"], true, "read-only root filesystem");
+    assert_eq!(hc["CapDrop"], serde_json::json!(["ALL"]), "every capability dropped");
+    assert!(hc["CapAdd"].is_null() || hc["CapAdd"] == serde_json::json!([]), "no capability added: {}", hc["CapAdd"]);
+    assert_eq!(hc["Privileged"], false);
+    let secopt: Vec<String> =
+        hc["SecurityOpt"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
+    assert!(secopt.iter().any(|s| s == "no-new-privileges:true"), "no-new-privileges: {secopt:?}");
+    let seccomp = secopt.iter().find_map(|s| s.strip_prefix("seccomp=")).expect("a seccomp profile");
+    let seccomp: Value = serde_json::from_str(seccomp).unwrap();
+    for denied in ["ptrace", "bpf", "userfaultfd", "io_uring_setup", "perf_event_open", "keyctl", "mount", "unshare"] {
+        assert!(
+            seccomp["syscalls"].as_array().unwrap().iter().any(|r| r["names"][0] == denied),
+            "the engine seccomp profile does not deny {denied}"
+        );
+    }
+    assert_eq!(cfg["User"], format!("{NOBODY}:{NOBODY}"), "a non-root user");
+    assert_eq!(hc["PidsLimit"], 77);
+    assert_eq!(hc["Memory"], 300 << 20);
+    assert_eq!(hc["NetworkMode"], "none");
+    assert_eq!(hc["IpcMode"], "private");
+    assert!(hc["PidMode"].as_str().unwrap_or("").is_empty(), "no host pid namespace");
+    assert!(hc["UTSMode"].as_str().unwrap_or("").is_empty(), "no host uts namespace");
+    assert_eq!(hc["LogConfig"]["Type"], "none", "stdio (MCP traffic) is never logged to disk");
+    assert_eq!(hc["AutoRemove"], true);
+    assert!(hc["Tmpfs"]["/tmp"].as_str().unwrap().starts_with("size="), "size-limited /tmp: {}", hc["Tmpfs"]);
+    let mounts = v[0]["Mounts"].as_array().unwrap();
+    for m in mounts {
+        let src = m["Source"].as_str().unwrap_or("");
+        assert!(!src.contains("docker.sock") && src != "/" && src != "/var/run", "mount of {src}");
+    }
+    // The environment holds no secrets or launcher state: the init gets it over stdin.
+    assert!(
+        cfg["Env"].as_array().map(|e| e.iter().all(|v| v.as_str().unwrap_or("").starts_with("PATH="))).unwrap_or(true),
+        "the container's configured environment: {}",
+        cfg["Env"]
+    );
+}
+
+#[test]
+fn exit_statuses_are_mirrored() {
+    let out = ccell().run("/bin/sh", &["-c", "exit 7"], None);
+    assert_code(&out, 7, "a server exiting 7");
+    let out = ccell().run("/bin/sh", &["-c", "kill -TERM $$"], None);
+    assert_code(&out, 128 + libc::SIGTERM, "a server killed by SIGTERM");
+    let out = ccell().run("/nonexistent/program", &[], None);
+    assert!(out.code() == 127 || out.code() == 125, "a missing program: {}", out.describe());
+}
+
+#[test]
+fn stdio_is_relayed_both_ways() {
+    let out = ccell().run("/bin/cat", &[], Some(b"line one\nline two\n"));
+    assert_code(&out, 0, "cat in a container");
+    assert_eq!(out.stdout(), "line one\nline two\n");
+    let out = ccell().run("/bin/sh", &["-c", "echo to-stderr >&2"], None);
+    assert!(out.stderr().contains("to-stderr"), "stderr relayed:{}", out.describe());
+}
+
+// ============================================================================== filesystem
+
+#[test]
+fn ungranted_files_are_absent_and_grants_work() {
+    let sc = Scratch::new("c-fs");
+    let granted = sc.dir("granted");
+    let ok = sc.file("granted/visible.txt", "visible\n");
+    let secret = sc.file("secret/canary.txt", "canary: must stay on the host\n");
+    let c = ccell().read(&granted);
+    assert_allowed(&c.probe(&["read-file", s(&ok)]), "reading a file in a --read grant");
+    assert_denied(&c.probe(&["read-file", s(&secret)]), "reading an ungranted sibling");
+    assert_denied(&c.probe(&["read-file", "/etc/shadow"]), "reading /etc/shadow");
+    assert_allowed(&host_probe(&["read-file", "/etc/shadow"]), "root reading /etc/shadow on the host");
+    for f in ["/etc/passwd", "/etc/hosts", "/etc/resolv.conf"] {
+        assert_allowed(&c.probe(&["read-file", f]), &format!("reading the cell's generated {f}"));
+    }
+}
+
+#[test]
+fn read_only_grants_and_system_trees_cannot_be_written() {
+    let sc = Scratch::new("c-ro");
+    let ro = writable_dir(&sc, "ro");
+    let rw = writable_dir(&sc, "rw");
+    assert_denied(&ccell().read(&ro).probe(&["write-file", s(&ro.join("x")), "data"]), "writing into a --read grant");
+    assert_allowed(
+        &ccell().write(&rw).probe(&["write-file", s(&rw.join("x")), "data"]),
+        "writing into a --write grant",
+    );
+    assert_eq!(std::fs::read_to_string(rw.join("x")).unwrap(), "data");
+    assert_denied(&ccell().probe(&["write-file", "/usr/mcpcell-escape", "data"]), "writing under /usr");
+    assert_denied(&ccell().probe(&["write-file", "/mcpcell-escape", "data"]), "writing to the root filesystem");
+    assert_allowed(&ccell().probe(&["write-file", "/tmp/ok", "data"]), "writing to the private /tmp");
+}
+
+#[test]
+fn a_writable_grant_the_container_user_cannot_write_is_refused_before_start() {
+    let sc = Scratch::new("c-rw-root");
+    let rw = sc.dir("rw");
+    std::fs::set_permissions(&rw, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = ccell().write(&rw).probe(&["write-file", s(&rw.join("x")), "data"]);
+    assert_code(&out, 125, "a --write grant uid 65534 cannot write");
+    assert!(out.stderr().contains("chown 65534:65534"), "the error names the fix:{}", out.describe());
+}
+
+#[test]
+fn host_sockets_are_absent() {
+    // Control: the engine's socket exists on the host.
+    assert!(Path::new("/var/run/docker.sock").exists(), "the control needs the engine's socket on the host");
+    for p in ["/var/run/docker.sock", "/run/docker.sock", "/run/dbus/system_bus_socket"] {
+        assert_denied(&ccell().probe(&["stat", p]), &format!("seeing {p}"));
+    }
+}
+
+#[test]
+fn symlinks_out_of_a_grant_are_not_followed_out() {
+    let sc = Scratch::new("c-symlink");
+    let granted = sc.dir("granted");
+    let secret = sc.file("secret/canary.txt", "canary\n");
+    let link = granted.join("link");
+    std::os::unix::fs::symlink(&secret, &link).unwrap();
+    assert_denied(&ccell().read(&granted).probe(&["follow-symlink-read", s(&link)]), "following a symlink out");
+    assert_allowed(
+        &ccell().read(&granted).read(sc.join("secret")).probe(&["follow-symlink-read", s(&link)]),
+        "following it when its target is granted too",
+    );
+}
+
+// ============================================================================== processes
+
+#[test]
+fn host_processes_are_invisible_and_unsignallable() {
+    let sleeper = host_sleeper();
+    let pid = sleeper.pid().to_string();
+    assert_denied(&ccell().probe(&["kill", &pid, "0"]), "signalling a host process");
+    assert_denied(&ccell().probe(&["stat", &format!("/proc/{pid}")]), "seeing a host process in /proc");
+    assert_allowed(&host_probe(&["kill", &pid, "0"]), "signalling it from the host");
+}
+
+#[test]
+fn no_capabilities_and_no_new_privileges() {
+    let out = ccell().probe(&["whoami"]);
+    assert_allowed(&out, "whoami");
+    let text = out.data().join("\n");
+    for field in ["CapEff", "CapPrm", "CapBnd", "CapAmb", "CapInh"] {
+        assert!(text.contains(&format!("{field}: 0000000000000000")), "{field} not empty:\n{text}");
+    }
+    assert!(text.contains("NoNewPrivs: 1"), "no_new_privs:\n{text}");
+    assert!(text.contains(&format!("Uid: {NOBODY} ")), "non-root:\n{text}");
+    // The engine's filter, then the jail's two (guard and deny list) from the init.
+    assert!(text.contains("Seccomp: 2") && text.contains("Seccomp_filters: 3"), "seccomp layers:\n{text}");
+    // Control: the host's root has capabilities, so the probe would show them if it could.
+    let host = host_probe(&["whoami"]).data().join("\n");
+    assert!(!host.contains("CapEff: 0000000000000000"), "control: root on the host has capabilities:\n{host}");
+}
+
+// ============================================================================== kernel surface
+
+#[test]
+fn kernel_surface_is_refused() {
+    for (action, what) in [
+        (vec!["bpf"], "bpf(2)"),
+        (vec!["userfaultfd"], "userfaultfd(2)"),
+        (vec!["io-uring-setup"], "io_uring_setup(2)"),
+        (vec!["perf-event-open"], "perf_event_open(2)"),
+        (vec!["unshare-user"], "unshare(CLONE_NEWUSER)"),
+        (vec!["mount-tmpfs", "/tmp"], "mount(2)"),
+        (vec!["keyctl-session-to-parent"], "KEYCTL_SESSION_TO_PARENT"),
+        (vec!["i386-syscall"], "an i386 int 0x80 syscall"),
+    ] {
+        let out = ccell().probe(&action);
+        assert_refused(&out, what);
+        // Control: the same probe action works on the host (root), so "refused" is the cell.
+        let host = host_probe(&action);
+        assert_eq!(host.code(), 0, "control: {what} on the host:{}", host.describe());
+    }
+}
+
+// ============================================================================== network
+
+#[test]
+fn the_host_network_is_unreachable() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    assert_denied(&ccell().probe(&["tcp-connect", &addr]), "connecting to the host's loopback");
+    assert_allowed(&host_probe(&["tcp-connect", &addr]), "connecting from the host");
+    let out = ccell().probe(&["list-netdevs"]);
+    assert_allowed(&out, "listing network devices");
+    assert_eq!(out.data(), vec!["lo".to_string()], "only loopback in the container");
+}
+
+// ============================================================================== resources
+
+#[test]
+fn fork_and_memory_bombs_are_contained() {
+    assert_denied(&ccell().flag("--pids", "64").probe(&["fork-bomb", "1000"]), "forking 1000 with --pids 64");
+    assert_allowed(&ccell().flag("--pids", "64").probe(&["fork-bomb", "16"]), "forking 16 with --pids 64");
+    let out = ccell().flag("--memory", "256MiB").probe(&["alloc-mb", "1024"]);
+    assert!(
+        out.code() == 128 + libc::SIGKILL
+            || out.code() == 137
+            || (out.code() == 1 && out.verdict().starts_with("DENIED:")),
+        "ESCAPE: 1024 MiB with --memory 256MiB:{}",
+        out.describe()
+    );
+    assert_allowed(&ccell().flag("--memory", "256MiB").probe(&["alloc-mb", "64"]), "64 MiB with --memory 256MiB");
+}
+
+// ============================================================================== lifecycle
+
+#[test]
+fn sigkill_of_the_launcher_removes_the_container() {
+    let marker = unique("c-orphan");
+    let mut running = start_sleeper(ccell(), &marker);
+    let pid = running.launcher.id();
+    signal(pid, libc::SIGKILL);
+    let _ = running.launcher.wait();
+    // The shim dies with the launcher, the attach connection closes, the container's stdin
+    // hangs up, its init stops the server, the engine removes the container.
+    let gone = eventually(Duration::from_secs(20), || containers_of(pid).is_empty() && procs_with(&marker).is_empty());
+    assert!(gone, "left behind: containers {:?}, processes {:?}", containers_of(pid), procs_with(&marker));
+}
+
+#[test]
+fn a_stale_container_is_reaped_at_the_next_start() {
+    // A container labelled as started by a launcher that no longer exists (pid 1 with another
+    // start time), as a SIGKILLed launcher on an engine that kept the container would leave.
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    let label = format!("io.mcpcell.launcher={}/1/999999999", boot.trim());
+    let name = unique("mcpcell-stale");
+    let image = docker(&["images", "-q", "--filter", "reference=mcpcell/base"]);
+    let image_id = image.stdout().lines().next().map(str::to_string);
+    let Some(image_id) = image_id else {
+        // Build it through a first start (the base image is built on first use).
+        assert_code(&ccell().run("/bin/true", &[], None), 0, "a first container start");
+        return a_stale_container_is_reaped_at_the_next_start();
+    };
+    let out = docker(&["create", "--name", &name, "--label", &label, &image_id, "/usr/bin/true"]);
+    assert_eq!(out.code(), 0, "{}", out.describe());
+    // Control: it exists before the next start.
+    assert_eq!(docker(&["inspect", &name]).code(), 0, "the stale container exists");
+    assert_code(&ccell().run("/bin/true", &[], None), 0, "the next start");
+    let out = docker(&["inspect", &name]);
+    assert_ne!(out.code(), 0, "the stale container survived the next start:{}", out.describe());
+}
+
+#[test]
+fn nothing_is_left_after_a_run() {
+    let mut cmd = ccell().command("/bin/true", &[]);
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let pid = child.id();
+    let out = wait_out(child, "mcpcell exec --backend container -- true".into(), CELL_TIMEOUT);
+    assert_code(&out, 0, "true in a container");
+    assert!(
+        eventually(Duration::from_secs(10), || containers_of(pid).is_empty()),
+        "container left: {:?}",
+        containers_of(pid)
+    );
+    let dirs: Vec<_> = std::fs::read_dir("/run/mcpcell/containers")
+        .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    assert!(!dirs.iter().any(|d| d.contains(&format!("-{pid}-"))), "private files left: {dirs:?}");
+}
+
+// ============================================================================== a real server
+
+#[test]
+fn filesystem_server_in_a_container_sees_only_the_grants() {
+    let sc = Scratch::new("c-real");
+    let ro = sc.dir("ro");
+    sc.file("ro/granted.txt", "hello from the granted directory\n");
+    let canary = sc.file("secret/canary.txt", "canary-content-that-must-not-cross-the-container");
+    let home = sc.dir("home");
+    let profile = sc.file(
+        "profile.toml",
+        &format!(
+            "[server]\ncommand = \"mcp-server-filesystem\"\nargs = [\"/\"]\n[sandbox]\nbackend = \"container\"\n\
+             [filesystem]\nread = [\"{}\"]\n",
+            ro.display()
+        ),
+    );
+    let calls = serde_json::json!([
+        {"name": "granted", "tool": "read_text_file", "arguments": {"path": ro.join("granted.txt")}},
+        {"name": "canary", "tool": "read_text_file", "arguments": {"path": canary}},
+        {"name": "shadow", "tool": "read_text_file", "arguments": {"path": "/etc/shadow"}},
+        {"name": "write_ro", "tool": "write_file", "arguments": {"path": ro.join("new.txt"), "content": "no"}},
+    ]);
+    let (report, out) = mcp_session(&profile, &calls, Some(&home));
+    let call = |name: &str| {
+        let c = &report["calls"][name];
+        (
+            c["is_error"].as_bool().unwrap_or_else(|| panic!("no result for {name}:{}", out.describe())),
+            c["text"].to_string(),
+        )
+    };
+    let (err, text) = call("granted");
+    assert!(!err && text.contains("hello from the granted directory"), "control: the grant is served: {text}");
+    for name in ["canary", "shadow", "write_ro"] {
+        let (err, text) = call(name);
+        assert!(err, "ESCAPE (container): {name} succeeded through the server: {text}");
+        assert!(!text.contains("canary-content-that-must-not-cross"), "the canary crossed the container: {text}");
+    }
+    assert!(!ro.join("new.txt").exists(), "a file appeared in the read-only grant");
+}
