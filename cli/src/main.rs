@@ -120,6 +120,20 @@ enum Command {
     },
     /// Print the JSON Schema of the profile format (for editors).
     Schema,
+    /// Rewrite an MCP client config so its servers start through mcpcell.
+    #[command(long_about = WRAP_HELP, after_help = WRAP_EXAMPLE)]
+    Wrap {
+        /// The client's config: claude_desktop_config.json, .cursor/mcp.json, .vscode/mcp.json,
+        /// .mcp.json, or any file with a top-level "mcpServers" object.
+        config: PathBuf,
+        /// Write the profiles, the secret files and the new config (keeping a backup).
+        /// Without it nothing is written: the changes are printed as a diff.
+        #[arg(long)]
+        write: bool,
+        /// With --write: overwrite profiles and secret files that exist with other content.
+        #[arg(long, requires = "write")]
+        force: bool,
+    },
     /// Work with a profile's secrets.
     Secrets {
         #[command(subcommand)]
@@ -231,6 +245,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Secrets { action: SecretsAction::Check { profile } } => secrets_check(&load(&profile)?),
         Command::Image { action } => image(action),
         Command::ContainerInit => Ok(ExitCode::from(u8::try_from(container::init::main()).unwrap_or(EXIT_REFUSED))),
+        Command::Wrap { config, write, force } => wrap(&config, write, force),
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&mcpcell_profiles::json_schema())?);
             Ok(ExitCode::SUCCESS)
@@ -238,12 +253,17 @@ fn dispatch(command: Command) -> Result<ExitCode> {
     }
 }
 
-fn load_context() -> LoadContext {
-    let id = launch::identity();
-    let config = std::env::var_os("XDG_CONFIG_HOME")
+/// `$XDG_CONFIG_HOME` when set to an absolute path, else `~/.config`.
+fn config_home(home: &std::path::Path) -> PathBuf {
+    std::env::var_os("XDG_CONFIG_HOME")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
-        .unwrap_or_else(|| id.home.join(".config"));
+        .unwrap_or_else(|| home.join(".config"))
+}
+
+fn load_context() -> LoadContext {
+    let id = launch::identity();
+    let config = config_home(&id.home);
     LoadContext { home: id.home, profile_dirs: vec![config.join("mcpcell/profiles")], check_paths: false }
 }
 
@@ -395,6 +415,55 @@ fn diff(spec: &str, profile: &Profile, timeout: Duration) -> Result<ExitCode> {
         println!("{line}");
     }
     Ok(ExitCode::from(1))
+}
+
+const WRAP_HELP: &str = "Rewrite an MCP client config so its servers start through mcpcell.
+
+Reads a Claude Desktop (claude_desktop_config.json), Cursor (.cursor/mcp.json), VS Code \
+(.vscode/mcp.json, with comments) or Claude Code (.mcp.json) config. Each stdio server started \
+with npx, uvx, node or python becomes {\"command\": \"mcpcell\", \"args\": [\"run\", NAME]} with a \
+generated profile in $XDG_CONFIG_HOME/mcpcell/profiles/NAME.toml (default ~/.config):
+
+  - least privilege: no host files and no network, unless a built-in profile exists for the \
+package (then the generated profile extends it);
+  - paths among the server's arguments become [filesystem] grants, read-only unless the server \
+is known to need write (the output says which, and why);
+  - literal secrets in \"env\" (tokens, keys, passwords) move to files (mode 0600) under \
+$XDG_CONFIG_HOME/mcpcell/secrets/, read with source = \"file:...\"; other env becomes \
+[server] env. Secret values are never printed.
+
+Remote (URL) servers and entries already running mcpcell are left alone; anything else wrap does \
+not understand is left unchanged with a warning naming the server. Without --write, wrap prints \
+a unified diff of the config and the new profiles and writes nothing. With --write it keeps a \
+backup (CONFIG.mcpcell-backup, never overwriting a different one), replaces the config \
+atomically and refuses to overwrite a profile or secret file that differs (--force does). \
+Running it again is a no-op.";
+
+const WRAP_EXAMPLE: &str = "Example:
+  $ mcpcell wrap ~/.config/Claude/claude_desktop_config.json
+  -       \"command\": \"npx\",
+  -       \"args\": [\"-y\", \"@modelcontextprotocol/server-filesystem\", \"/home/me/notes\"]
+  +       \"command\": \"mcpcell\",
+  +       \"args\": [\"run\", \"notes\"]
+  ...
+  $ mcpcell wrap ~/.config/Claude/claude_desktop_config.json --write
+  $ mcpcell explain notes        # what the generated profile allows";
+
+fn wrap(config: &std::path::Path, write: bool, force: bool) -> Result<ExitCode> {
+    let id = launch::identity();
+    let env = mcpcell_wrap::WrapEnv { config_home: config_home(&id.home), home: id.home };
+    let plan = mcpcell_wrap::plan_file(config, &env)?;
+    for w in &plan.warnings {
+        eprintln!("mcpcell: warning: {w}");
+    }
+    if !write {
+        print!("{}", plan.preview());
+        return Ok(ExitCode::SUCCESS);
+    }
+    print!("{}", plan.summary());
+    let applied = mcpcell_wrap::apply(&plan, force)?;
+    print!("{}", applied.render(&plan));
+    Ok(ExitCode::SUCCESS)
 }
 
 fn secrets_check(profile: &Profile) -> Result<ExitCode> {

@@ -1,0 +1,329 @@
+//! `mcpcell wrap` on fixture configs of each client kind (tests/fixtures/wrap/CASE/input/):
+//! the exact dry-run output, the exact rewritten config and generated profiles after `--write`,
+//! the backup, idempotence, secrets moved (values absent everywhere they must not be, file
+//! modes), comments preserved, and unknown shapes left unchanged with a warning.
+//!
+//! Each case's tree is copied to a scratch directory with `@TMP@` replaced by its path; outputs
+//! are compared with `@TMP@` put back. MCPCELL_UPDATE_FIXTURES=1 rewrites the expected files
+//! (review the diff before committing them).
+
+mod common;
+
+use common::*;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn fixtures() -> PathBuf {
+    tests_dir().join("fixtures/wrap")
+}
+
+fn updating() -> bool {
+    std::env::var_os("MCPCELL_UPDATE_FIXTURES").is_some()
+}
+
+/// Copies `from` to `to`, replacing `@TMP@` in every file with `tmp`.
+fn copy_tree(from: &Path, to: &Path, tmp: &str) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+            copy_tree(&entry.path(), &dest, tmp);
+        } else {
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            std::fs::write(&dest, text.replace("@TMP@", tmp)).unwrap();
+        }
+    }
+}
+
+struct Case {
+    name: &'static str,
+    sc: Scratch,
+    config: PathBuf,
+}
+
+impl Case {
+    fn new(name: &'static str, config_rel: &str) -> Case {
+        let sc = Scratch::new(&format!("wrap-{name}"));
+        copy_tree(&fixtures().join(name).join("input"), &sc.path, s(&sc.path));
+        std::fs::create_dir_all(sc.join("home")).unwrap();
+        let config = sc.join(config_rel);
+        Case { name, sc, config }
+    }
+
+    fn xdg(&self) -> PathBuf {
+        self.sc.join("xdg")
+    }
+
+    fn wrap(&self, extra: &[&str]) -> Out {
+        let mut cmd = Command::new(mcpcell());
+        cmd.arg("wrap")
+            .arg(&self.config)
+            .args(extra)
+            .env("HOME", self.sc.join("home"))
+            .env("XDG_CONFIG_HOME", self.xdg())
+            .env_remove("MCPCELL_LOG");
+        run_cmd(cmd, None, CELL_TIMEOUT)
+    }
+
+    /// `text` with the scratch path written as `@TMP@`.
+    fn portable(&self, text: &str) -> String {
+        text.replace(s(&self.sc.path), "@TMP@")
+    }
+
+    fn expected_path(&self, rel: &str) -> PathBuf {
+        fixtures().join(self.name).join(rel)
+    }
+
+    /// Compares `actual` (made portable) with the expected file `rel` of this case.
+    fn assert_matches(&self, rel: &str, actual: &str, context: &str) {
+        let actual = self.portable(actual);
+        let path = self.expected_path(rel);
+        if updating() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &actual).unwrap();
+            return;
+        }
+        let expected = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (MCPCELL_UPDATE_FIXTURES=1 writes it)", path.display()));
+        assert!(
+            expected == actual,
+            "{context}: differs from {}\n--- expected ---\n{expected}\n--- actual ---\n{actual}\n---",
+            path.display()
+        );
+    }
+
+    /// The generated profiles, by file name.
+    fn profiles(&self) -> Vec<(String, String)> {
+        let dir = self.xdg().join("mcpcell/profiles");
+        let mut out: Vec<(String, String)> = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd
+                .map(|e| {
+                    let e = e.unwrap();
+                    (e.file_name().to_string_lossy().into_owned(), std::fs::read_to_string(e.path()).unwrap())
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        out.sort();
+        out
+    }
+}
+
+/// The whole life of one fixture: dry run, write, write again.
+fn round_trip(name: &'static str, config_rel: &str, secrets: &[&str]) -> Case {
+    let case = Case::new(name, config_rel);
+    let original = std::fs::read_to_string(&case.config).unwrap();
+
+    // Dry run: exact output, nothing written.
+    let dry = case.wrap(&[]);
+    assert_code(&dry, 0, "wrap (dry run)");
+    case.assert_matches("dry-run.stdout", &dry.stdout(), "dry-run stdout");
+    case.assert_matches("dry-run.stderr", &dry.stderr(), "dry-run stderr");
+    assert_eq!(std::fs::read_to_string(&case.config).unwrap(), original, "a dry run changed the config");
+    assert!(!case.xdg().exists(), "a dry run created {}", case.xdg().display());
+
+    // Write: exact output, config and profiles; the backup is the original.
+    let write = case.wrap(&["--write"]);
+    assert_code(&write, 0, "wrap --write");
+    case.assert_matches("write.stdout", &write.stdout(), "--write stdout");
+    let rewritten = std::fs::read_to_string(&case.config).unwrap();
+    case.assert_matches(&format!("expected/{config_rel}"), &rewritten, "the rewritten config");
+    let profiles = case.profiles();
+    let expected_dir = case.expected_path("expected/profiles");
+    if updating() {
+        let _ = std::fs::remove_dir_all(&expected_dir);
+    }
+    for (file, text) in &profiles {
+        case.assert_matches(&format!("expected/profiles/{file}"), text, "a generated profile");
+    }
+    if !updating() {
+        let mut expected_names: Vec<String> = std::fs::read_dir(&expected_dir)
+            .map(|rd| rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        expected_names.sort();
+        let names: Vec<&String> = profiles.iter().map(|(n, _)| n).collect();
+        assert_eq!(names, expected_names.iter().collect::<Vec<_>>(), "generated profile files");
+    }
+    let backup = PathBuf::from(format!("{}.mcpcell-backup", case.config.display()));
+    if rewritten != original {
+        assert_eq!(std::fs::read_to_string(&backup).unwrap(), original, "the backup is the original config");
+    } else {
+        assert!(!backup.exists(), "no backup when nothing changed");
+    }
+
+    // Secrets: in their files (0600, directory 0700), nowhere else.
+    for secret in secrets {
+        for (what, text) in [
+            ("the rewritten config", rewritten.as_str()),
+            ("dry-run stdout", &dry.stdout()),
+            ("dry-run stderr", &dry.stderr()),
+            ("--write stdout", &write.stdout()),
+            ("--write stderr", &write.stderr()),
+        ] {
+            assert!(!text.contains(secret), "a secret value appears in {what}");
+        }
+        for (file, text) in &profiles {
+            assert!(!text.contains(secret), "a secret value appears in profile {file}");
+        }
+    }
+    if !secrets.is_empty() {
+        let dir = case.xdg().join("mcpcell/secrets");
+        assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700, "secrets directory mode");
+        let mut found = Vec::new();
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let e = e.unwrap();
+            assert_eq!(e.metadata().unwrap().permissions().mode() & 0o777, 0o600, "mode of {:?}", e.file_name());
+            found.push(std::fs::read_to_string(e.path()).unwrap());
+        }
+        found.sort();
+        let mut want: Vec<String> = secrets.iter().map(|s| format!("{s}\n")).collect();
+        want.sort();
+        assert_eq!(found, want, "each moved secret is in exactly one file");
+        assert_eq!(
+            std::fs::metadata(&backup).unwrap().permissions().mode() & 0o077,
+            0,
+            "the backup holds the secrets: only its owner may read it"
+        );
+    }
+
+    // Again: nothing to change, nothing written, no second backup.
+    let again = case.wrap(&["--write"]);
+    assert_code(&again, 0, "wrap --write, a second time");
+    assert!(again.stdout().contains("Nothing to change"), "second run:{}", again.describe());
+    assert_eq!(std::fs::read_to_string(&case.config).unwrap(), rewritten, "a second run changed the config");
+    assert_eq!(case.profiles(), profiles, "a second run changed the profiles");
+    assert!(!PathBuf::from(format!("{}.1", backup.display())).exists(), "a second run made another backup");
+    case
+}
+
+/// `mcpcell check` on each generated profile that does not use `[server] package` (package
+/// sources come from another branch; checking those is a follow-up once it is merged).
+fn check_generated(case: &Case, expect_checked: &[&str]) {
+    let mut checked = Vec::new();
+    for (file, text) in case.profiles() {
+        if text.contains("\npackage = ") {
+            continue;
+        }
+        let mut cmd = Command::new(mcpcell());
+        cmd.arg("check")
+            .arg(file.trim_end_matches(".toml"))
+            .env("HOME", case.sc.join("home"))
+            .env("XDG_CONFIG_HOME", case.xdg());
+        let out = run_cmd(cmd, None, CELL_TIMEOUT);
+        assert_code(&out, 0, &format!("mcpcell check of the generated {file}"));
+        checked.push(file);
+    }
+    assert_eq!(checked, expect_checked, "profiles checked");
+}
+
+#[test]
+fn claude_desktop() {
+    let case =
+        round_trip("claude-desktop", "claude_desktop_config.json", &["ghp_wrapFixtureTokenAbcdefghijklmnopqrstuv"]);
+    check_generated(&case, &["memory.toml"]);
+}
+
+#[test]
+fn cursor() {
+    let case = round_trip("cursor", ".cursor/mcp.json", &["sk-proj-wrapFixtureKey0123456789"]);
+    check_generated(&case, &["local-tool.toml"]);
+}
+
+#[test]
+fn vscode_keeps_comments() {
+    let case = round_trip("vscode", ".vscode/mcp.json", &["xoxb-wrap-fixture-0123456789"]);
+    let rewritten = std::fs::read_to_string(&case.config).unwrap();
+    for comment in [
+        "// Servers for this workspace.",
+        "/* The reference memory server, pinned. */",
+        "// keep this comment",
+        "// filled in by VS Code when it starts the server",
+    ] {
+        assert!(rewritten.contains(comment), "comment {comment:?} lost:\n{rewritten}");
+    }
+    check_generated(&case, &["sysinfo.toml"]);
+}
+
+#[test]
+fn claude_code() {
+    // The postgres server's password is in its arguments: that server stays as it was, and the
+    // password must still never be printed.
+    let case = round_trip("claude-code", ".mcp.json", &[]);
+    let fresh = Case::new("claude-code", ".mcp.json");
+    let out = fresh.wrap(&[]);
+    assert!(!out.stdout().contains("hunter2hunter2") && !out.stderr().contains("hunter2hunter2"), "{}", out.describe());
+    check_generated(&case, &["weather.toml"]);
+}
+
+#[test]
+fn unknown_shape_is_left_unchanged_with_a_warning() {
+    for config in [".vscode/mcp.json", "other/settings.json"] {
+        let case = Case::new("unknown-shape", config);
+        let original = std::fs::read_to_string(&case.config).unwrap();
+        for extra in [&[][..], &["--write"]] {
+            let out = case.wrap(extra);
+            assert_code(&out, 0, "wrap of an unknown shape");
+            assert!(
+                out.stderr().contains("mcpcell: warning:") && out.stderr().contains("left unchanged"),
+                "{}",
+                out.describe()
+            );
+            assert_eq!(std::fs::read_to_string(&case.config).unwrap(), original);
+            assert!(!case.xdg().exists());
+            assert!(!PathBuf::from(format!("{}.mcpcell-backup", case.config.display())).exists());
+        }
+    }
+}
+
+#[test]
+fn write_refuses_to_overwrite_a_different_profile_unless_forced() {
+    let case = Case::new("claude-desktop", "claude_desktop_config.json");
+    let original = std::fs::read_to_string(&case.config).unwrap();
+    let mine = case.xdg().join("mcpcell/profiles/memory.toml");
+    std::fs::create_dir_all(mine.parent().unwrap()).unwrap();
+    std::fs::write(&mine, "extends = \"memory\"\n# my own edits\n").unwrap();
+
+    let dry = case.wrap(&[]);
+    assert_code(&dry, 0, "dry run");
+    assert!(dry.stdout().contains(&format!("CONFLICT  {}", mine.display())), "{}", dry.describe());
+
+    let refused = case.wrap(&["--write"]);
+    assert_code(&refused, 125, "wrap --write over a different profile");
+    assert!(refused.stderr().contains(s(&mine)) && refused.stderr().contains("--force"), "{}", refused.describe());
+    assert_eq!(std::fs::read_to_string(&mine).unwrap(), "extends = \"memory\"\n# my own edits\n");
+    assert_eq!(std::fs::read_to_string(&case.config).unwrap(), original, "nothing written when refusing");
+    assert!(!case.xdg().join("mcpcell/secrets").exists(), "nothing written when refusing");
+
+    let forced = case.wrap(&["--write", "--force"]);
+    assert_code(&forced, 0, "wrap --write --force");
+    assert!(std::fs::read_to_string(&mine).unwrap().starts_with("# Generated by `mcpcell wrap`"));
+}
+
+#[test]
+fn an_existing_different_backup_is_kept() {
+    let case = Case::new("claude-desktop", "claude_desktop_config.json");
+    let original = std::fs::read_to_string(&case.config).unwrap();
+    let old_backup = PathBuf::from(format!("{}.mcpcell-backup", case.config.display()));
+    std::fs::write(&old_backup, "{\"an\": \"older backup\"}\n").unwrap();
+    let out = case.wrap(&["--write"]);
+    assert_code(&out, 0, "wrap --write");
+    assert_eq!(std::fs::read_to_string(&old_backup).unwrap(), "{\"an\": \"older backup\"}\n");
+    let next = PathBuf::from(format!("{}.1", old_backup.display()));
+    assert_eq!(std::fs::read_to_string(&next).unwrap(), original);
+    assert!(out.stdout().contains(s(&next)), "{}", out.describe());
+}
+
+#[test]
+fn a_symlinked_config_stays_a_symlink() {
+    let case = Case::new("claude-desktop", "claude_desktop_config.json");
+    let real = case.sc.join("dotfiles/claude.json");
+    std::fs::create_dir_all(real.parent().unwrap()).unwrap();
+    std::fs::rename(&case.config, &real).unwrap();
+    std::os::unix::fs::symlink(&real, &case.config).unwrap();
+    let out = case.wrap(&["--write"]);
+    assert_code(&out, 0, "wrap --write through a symlink");
+    assert!(std::fs::symlink_metadata(&case.config).unwrap().file_type().is_symlink());
+    assert!(std::fs::read_to_string(&real).unwrap().contains("\"args\": [\"run\", \"memory\"]"));
+}
