@@ -327,3 +327,49 @@ fn a_symlinked_config_stays_a_symlink() {
     assert!(std::fs::symlink_metadata(&case.config).unwrap().file_type().is_symlink());
     assert!(std::fs::read_to_string(&real).unwrap().contains("\"args\": [\"run\", \"memory\"]"));
 }
+
+/// End to end: a Claude-Desktop-style config running the npm memory server with `npx -y`
+/// (installed globally by scripts/test) is wrapped, and a real MCP client (the Python SDK,
+/// tests/clients/config_client.py) starts the rewritten entry exactly as a client would —
+/// `mcpcell run memory` found on PATH — and uses the server in its cell.
+#[test]
+fn wrapped_config_runs_the_npm_memory_server_with_a_real_client() {
+    let sc = Scratch::new("wrap-e2e");
+    let home = sc.dir("home");
+    let config = sc.file(
+        "claude_desktop_config.json",
+        "{\n  \"mcpServers\": {\n    \"memory\": {\n      \"command\": \"npx\",\n      \"args\": [\"-y\", \"@modelcontextprotocol/server-memory\"]\n    }\n  }\n}\n",
+    );
+    let mut cmd = Command::new(mcpcell());
+    cmd.args(["wrap", s(&config), "--write"]).env("HOME", &home).env("XDG_CONFIG_HOME", sc.join("xdg"));
+    let out = run_cmd(cmd, None, CELL_TIMEOUT);
+    assert_code(&out, 0, "wrap --write");
+    let rewritten: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    assert_eq!(rewritten["mcpServers"]["memory"], serde_json::json!({"command": "mcpcell", "args": ["run", "memory"]}));
+
+    let calls = serde_json::json!([
+        {"name": "create", "tool": "create_entities", "arguments": {"entities": [
+            {"name": "wrap-e2e-entity", "entityType": "test", "observations": ["made through a wrapped config"]}
+        ]}},
+        {"name": "read", "tool": "read_graph", "arguments": {}},
+    ]);
+    let path = format!("{}:{}", s(&bin_dir()), std::env::var("PATH").unwrap_or_default());
+    let mut cmd = Command::new(python());
+    cmd.arg(tests_dir().join("clients/config_client.py"))
+        .arg(&config)
+        .arg("memory")
+        .arg(calls.to_string())
+        .env("PATH", path)
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", sc.join("xdg"));
+    let out = run_cmd(cmd, None, std::time::Duration::from_secs(180));
+    assert_code(&out, 0, "the Python MCP client starting the wrapped entry");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("the client's report is not JSON ({e}):{}", out.describe()));
+    assert_eq!(report["command"], serde_json::json!(["mcpcell", "run", "memory"]));
+    let tools: Vec<&str> = report["tools"].as_array().unwrap().iter().filter_map(|t| t.as_str()).collect();
+    assert!(tools.contains(&"create_entities") && tools.contains(&"read_graph"), "{report:#}");
+    assert_eq!(report["calls"]["create"]["is_error"], false, "{report:#}");
+    let graph = report["calls"]["read"]["text"].as_str().unwrap_or("");
+    assert!(graph.contains("wrap-e2e-entity") && graph.contains("made through a wrapped config"), "{report:#}");
+}
