@@ -33,7 +33,8 @@ const EXIT_REFUSED: u8 = 125;
         mcpcell explain everything            what the 'everything' profile allows\n  \
         mcpcell tools everything              start it in a cell and list its tools\n  \
         mcpcell run ./github.toml             what an MCP client config runs\n  \
-        mcpcell exec --read ~/docs -- ls ~/docs\n\n\
+        mcpcell exec --read ~/docs -- ls ~/docs\n  \
+        mcpcell wrap .cursor/mcp.json         show how a client config would change\n\n\
         In an MCP client config, replace  \"command\": \"npx\", \"args\": [\"-y\", \"pkg\"]\n  \
         with  \"command\": \"mcpcell\", \"args\": [\"run\", \"PROFILE\"]"
 )]
@@ -430,7 +431,8 @@ package (then the generated profile extends it);
 is known to need write (the output says which, and why);
   - literal secrets in \"env\" (tokens, keys, passwords) move to files (mode 0600) under \
 $XDG_CONFIG_HOME/mcpcell/secrets/, read with source = \"file:...\"; other env becomes \
-[server] env. Secret values are never printed.
+[server] env. Secret values are never printed. Values the client fills in (${input:...}, ${VAR}) \
+stay in the config and reach the server as secrets read from mcpcell's environment.
 
 Remote (URL) servers and entries already running mcpcell are left alone; anything else wrap does \
 not understand is left unchanged with a warning naming the server. Without --write, wrap prints \
