@@ -458,6 +458,13 @@ fn wrap(config: &std::path::Path, write: bool, force: bool) -> Result<ExitCode> 
     for w in &plan.warnings {
         eprintln!("mcpcell: warning: {w}");
     }
+    let wraps = plan.servers.iter().any(|s| matches!(s.outcome, mcpcell_wrap::Outcome::Wrapped { .. }));
+    if wraps && !on_path("mcpcell") {
+        eprintln!(
+            "mcpcell: warning: no `mcpcell` on PATH here, and the client starts \"mcpcell\" by name: install it \
+             where the client's PATH finds it (such as /usr/local/bin), or put its absolute path in \"command\""
+        );
+    }
     if !write {
         print!("{}", plan.preview());
         return Ok(ExitCode::SUCCESS);
@@ -466,6 +473,16 @@ fn wrap(config: &std::path::Path, write: bool, force: bool) -> Result<ExitCode> 
     let applied = mcpcell_wrap::apply(&plan, force)?;
     print!("{}", applied.render(&plan));
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether `name` is an executable file in some directory of `$PATH`.
+fn on_path(name: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(name)).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
 }
 
 fn secrets_check(profile: &Profile) -> Result<ExitCode> {

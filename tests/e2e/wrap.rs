@@ -37,6 +37,11 @@ fn copy_tree(from: &Path, to: &Path, tmp: &str) {
     }
 }
 
+/// $PATH with the built mcpcell first, as an installed mcpcell would be.
+fn path_with_mcpcell() -> String {
+    format!("{}:{}", s(&bin_dir()), std::env::var("PATH").unwrap_or_default())
+}
+
 struct Case {
     name: &'static str,
     sc: Scratch,
@@ -63,6 +68,7 @@ impl Case {
             .args(extra)
             .env("HOME", self.sc.join("home"))
             .env("XDG_CONFIG_HOME", self.xdg())
+            .env("PATH", path_with_mcpcell())
             .env_remove("MCPCELL_LOG");
         run_cmd(cmd, None, CELL_TIMEOUT)
     }
@@ -316,6 +322,23 @@ fn an_existing_different_backup_is_kept() {
 }
 
 #[test]
+fn a_missing_mcpcell_on_path_is_a_warning() {
+    let case = Case::new("claude-desktop", "claude_desktop_config.json");
+    let mut cmd = Command::new(mcpcell());
+    cmd.arg("wrap")
+        .arg(&case.config)
+        .env("HOME", case.sc.join("home"))
+        .env("XDG_CONFIG_HOME", case.xdg())
+        .env("PATH", "/nonexistent");
+    let out = run_cmd(cmd, None, CELL_TIMEOUT);
+    assert_code(&out, 0, "wrap with mcpcell not on PATH");
+    assert!(out.stderr().contains("no `mcpcell` on PATH"), "{}", out.describe());
+    // Control: with mcpcell on PATH (every other test), the dry run's stderr is exactly the
+    // fixture's, which has no such warning.
+    assert!(!case.wrap(&[]).stderr().contains("on PATH"));
+}
+
+#[test]
 fn a_symlinked_config_stays_a_symlink() {
     let case = Case::new("claude-desktop", "claude_desktop_config.json");
     let real = case.sc.join("dotfiles/claude.json");
@@ -353,13 +376,12 @@ fn wrapped_config_runs_the_npm_memory_server_with_a_real_client() {
         ]}},
         {"name": "read", "tool": "read_graph", "arguments": {}},
     ]);
-    let path = format!("{}:{}", s(&bin_dir()), std::env::var("PATH").unwrap_or_default());
     let mut cmd = Command::new(python());
     cmd.arg(tests_dir().join("clients/config_client.py"))
         .arg(&config)
         .arg("memory")
         .arg(calls.to_string())
-        .env("PATH", path)
+        .env("PATH", path_with_mcpcell())
         .env("HOME", &home)
         .env("XDG_CONFIG_HOME", sc.join("xdg"));
     let out = run_cmd(cmd, None, std::time::Duration::from_secs(180));
