@@ -403,3 +403,53 @@ fn wrapped_config_runs_the_npm_memory_server_with_a_real_client() {
     let graph = report["calls"]["read"]["text"].as_str().unwrap_or("");
     assert!(graph.contains("wrap-e2e-entity") && graph.contains("made through a wrapped config"), "{report:#}");
 }
+
+/// End to end, the interpreter path: a Claude Code `.mcp.json` starting mcp-server-fetch with a
+/// virtualenv's `python -m mcp_server_fetch` (the venv scripts/test makes on /usr/bin/python3) is
+/// wrapped — the generated profile grants the venv read-only and nothing else — and a real MCP
+/// client starts the rewritten entry and lists the server's tools.
+#[test]
+fn wrapped_python_module_server_runs_with_a_real_client() {
+    let venv = std::env::var_os("MCPCELL_TEST_FETCH_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| tests_dir().join(".venv-fetch"));
+    assert!(
+        venv.join("bin/mcp-server-fetch").is_file(),
+        "mcp-server-fetch is missing from {}: run scripts/test (or set MCPCELL_TEST_FETCH_VENV)",
+        venv.display()
+    );
+    let sc = Scratch::new("wrap-e2e-python");
+    let home = sc.dir("home");
+    let config = sc.file(
+        ".mcp.json",
+        &format!(
+            "{{\"mcpServers\": {{\"fetch\": {{\"command\": \"{}\", \"args\": [\"-m\", \"mcp_server_fetch\"]}}}}}}\n",
+            s(&venv.join("bin/python"))
+        ),
+    );
+    let mut cmd = Command::new(mcpcell());
+    cmd.args(["wrap", s(&config), "--write"])
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", sc.join("xdg"))
+        .env("PATH", path_with_mcpcell());
+    let out = run_cmd(cmd, None, CELL_TIMEOUT);
+    assert_code(&out, 0, "wrap --write");
+    let profile = std::fs::read_to_string(sc.join("xdg/mcpcell/profiles/fetch.toml")).unwrap();
+    assert!(profile.contains(&format!("read = [\"{}\"]", s(&venv))), "{profile}");
+    assert!(!profile.contains("\n[network]"), "no network unless asked:\n{profile}");
+
+    let mut cmd = Command::new(python());
+    cmd.arg(tests_dir().join("clients/config_client.py"))
+        .arg(&config)
+        .arg("fetch")
+        .arg("[]")
+        .env("PATH", path_with_mcpcell())
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", sc.join("xdg"));
+    let out = run_cmd(cmd, None, std::time::Duration::from_secs(180));
+    assert_code(&out, 0, "the Python MCP client starting the wrapped entry");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("the client's report is not JSON ({e}):{}", out.describe()));
+    assert_eq!(report["command"], serde_json::json!(["mcpcell", "run", "fetch"]));
+    assert_eq!(report["tools"], serde_json::json!(["fetch"]), "{report:#}");
+}
