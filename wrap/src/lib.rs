@@ -112,8 +112,9 @@ pub struct NewSecret {
     pub value: SecretValue,
 }
 
-/// Everything `wrap` would do to one config.
-#[derive(Debug, Clone)]
+/// Everything `wrap` would do to one config. Its `Debug` leaves out the config's text (which
+/// may hold secrets).
+#[derive(Clone)]
 pub struct Plan {
     pub config: PathBuf,
     /// `None` when the file's shape was not recognised (then nothing changes).
@@ -127,6 +128,21 @@ pub struct Plan {
     pub warnings: Vec<String>,
     /// Literal secret values anywhere in the config (moved or not): hidden from every preview.
     redact: Vec<String>,
+}
+
+impl std::fmt::Debug for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plan")
+            .field("config", &self.config)
+            .field("kind", &self.kind)
+            .field("original", &format_args!("<{} bytes>", self.original.len()))
+            .field("rewritten", &format_args!("<{} bytes>", self.rewritten.len()))
+            .field("servers", &self.servers)
+            .field("profiles", &self.profiles)
+            .field("secrets", &self.secrets)
+            .field("warnings", &self.warnings)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Whether a file the plan writes already exists.
@@ -410,6 +426,25 @@ pub fn plan(config: &Path, text: &str, env: &WrapEnv) -> Result<Plan, WrapError>
         }
         plan.servers.push(ServerReport { name, outcome });
     }
+    // Claude Code's ~/.claude.json also keeps servers per project.
+    let nested = top.get("projects").and_then(|p| p.object_value()).map(|projects| {
+        projects
+            .properties()
+            .iter()
+            .filter(|p| {
+                p.object_value()
+                    .and_then(|o| o.get("mcpServers"))
+                    .and_then(|m| m.object_value())
+                    .is_some_and(|m| !m.properties().is_empty())
+            })
+            .count()
+    });
+    if let Some(n) = nested.filter(|n| *n > 0) {
+        plan.warnings.push(format!(
+            "{shown}: {n} project(s) under \"projects\" have their own \"mcpServers\"; only the top-level \
+             servers are wrapped, those are left unchanged"
+        ));
+    }
     plan.rewritten = root.to_string();
     plan.redact.sort_by_key(|v| std::cmp::Reverse(v.len()));
     plan.redact.dedup();
@@ -538,8 +573,6 @@ fn wrap_server(
     kind_label: &str,
     env: &WrapEnv,
 ) -> Result<Wrapped, String> {
-    let launch: Launch = launch::parse(&stdio.command, &stdio.args, &env.home)?;
-    let config = &std::path::absolute(config).unwrap_or_else(|_| config.to_path_buf());
     for (i, a) in stdio.args.iter().enumerate() {
         if secrets::is_client_variable(a) {
             return Err(format!(
@@ -555,6 +588,9 @@ fn wrap_server(
             ));
         }
     }
+    // Only now, when no argument is a secret, may the parser quote arguments in its reasons.
+    let launch: Launch = launch::parse(&stdio.command, &stdio.args, &env.home)?;
+    let config = &std::path::absolute(config).unwrap_or_else(|_| config.to_path_buf());
     let mut warnings = Vec::new();
     let mut notes = launch.notes.clone();
     let known = match &launch.source {
@@ -814,6 +850,25 @@ mod tests {
     fn invalid_json_is_an_error_naming_the_file() {
         let err = plan(Path::new("/c/x.json"), "{ \"mcpServers\": ", &env()).unwrap_err();
         assert!(err.to_string().starts_with("/c/x.json: not valid JSON"), "{err}");
+    }
+
+    #[test]
+    fn debug_of_a_plan_shows_no_secret() {
+        let text = r#"{"mcpServers": {"s": {"command": "npx", "args": ["x"], "env": {"API_TOKEN": "ghp_debugleak123456"}},
+                        "t": {"command": "docker", "env": {"API_TOKEN": "ghp_unmovedleak123456"}}}}"#;
+        let plan = plan(Path::new("/c/.mcp.json"), text, &env()).unwrap();
+        let shown = format!("{plan:?} {plan:#?}");
+        assert!(!shown.contains("debugleak") && !shown.contains("unmovedleak"), "{shown}");
+        assert_eq!(plan.secrets.len(), 1, "the control: the secret was found");
+    }
+
+    #[test]
+    fn claude_code_project_servers_are_reported() {
+        let text = r#"{"mcpServers": {}, "projects": {"/p": {"mcpServers": {"a": {"command": "npx", "args": ["x"]}}}, "/q": {}}}"#;
+        let plan = plan(Path::new("/h/.claude.json"), text, &env()).unwrap();
+        assert_eq!(plan.kind, Some(ClientKind::OtherMcpServers));
+        assert!(plan.warnings.iter().any(|w| w.contains("1 project(s)")), "{:?}", plan.warnings);
+        assert_eq!(plan.rewritten, text);
     }
 
     #[test]
