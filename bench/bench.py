@@ -18,6 +18,10 @@ Subcommands, each writing one JSON file:
   relay        g: the MCP-aware relay (a profile with [tools] and [audit] around /bin/cat): round
                trips of tools/call and ping lines vs direct /bin/cat and the zero-copy cell, 1 MiB
                lines streamed, and one audit record per tools/call
+  container    h: the container backend: spawn -> initialize answer of a real MCP server with
+               `mcpcell exec --backend container` vs `docker run --rm -i` of the same image (plain,
+               and with mcpcell's hardening flags) vs the jail; 200-byte round trips and 1 MiB
+               lines through /bin/cat in a container, mcpcell vs docker run -i
   report       read every JSON (and hyperfine's) in a directory, print the table, write markdown
 
 Every loop is bounded (counts and deadlines); every process is local.
@@ -628,6 +632,58 @@ def cmd_mcp_init(a):
     write_json(a.json, out)
     print(f"mcp-init: bare {out['bare']['median']:.0f} ms (with the caller's env "
           f"{out['bare-caller-env']['median']:.0f} ms), mcpcell {out['mcpcell']['median']:.0f} ms", file=sys.stderr)
+
+
+# --------------------------------------------------------------------------------------------
+# h. container backend
+
+
+def docker_cmds(image, program):
+    plain = ["docker", "run", "--rm", "-i", "-v", "/usr:/usr:ro", image, program]
+    hardened = ["docker", "run", "--rm", "-i", "--read-only", "--cap-drop", "ALL", "--security-opt",
+                "no-new-privileges:true", "--network", "none", "--log-driver", "none", "--user", "65534:65534",
+                "--pids-limit", "512", "--tmpfs", "/tmp:size=256m", "-v", "/usr:/usr:ro", image, program]
+    return plain, hardened
+
+
+def cmd_container(a):
+    server = shutil.which(a.server)
+    if not server:
+        write_json(a.json, {"skipped": f"{a.server} not on PATH"})
+        print(f"container: skipped ({a.server} not on PATH)", file=sys.stderr)
+        return
+    image = a.image
+    plain, hardened = docker_cmds(image, server)
+    starts = [
+        ("docker run", plain),
+        ("docker run, hardened flags", hardened),
+        ("mcpcell container", [a.mcpcell, "exec", "--backend", "container", "--", server]),
+        ("mcpcell jail", [a.mcpcell, "exec", "--", server]),
+    ]
+    per = {name: [] for name, _ in starts}
+    init_once(starts[2][1])  # builds the base image on first use, warms the engine
+    for rnd in range(a.runs):
+        for name, cmd in (starts if rnd % 2 == 0 else starts[::-1]):
+            per[name].append(init_once(cmd))
+    out = {"server": a.server, "image": image, "runs": a.runs, "unit": "ms", "samples": per}
+    for name in per:
+        out[name] = summary(per[name])
+    out["added_vs_docker_run_ms"] = out["mcpcell container"]["median"] - out["docker run"]["median"]
+
+    cat_plain, _ = docker_cmds(image, "/bin/cat")
+    relays = [("docker run -i", cat_plain), ("mcpcell container", [a.mcpcell, "exec", "--backend", "container", "--", "/bin/cat"])]
+    out["round_trip_us"] = {}
+    out["throughput_mib_s"] = {}
+    data = make_lines_file(os.path.join(a.tmp, "container-lines"), a.mib)
+    msgs = [jsonrpc_line(i) for i in range(a.msgs)]
+    for name, cmd in relays:
+        samples, _ = relay_round_trips(cmd, msgs, 100, name)
+        out["round_trip_us"][name] = summary(samples)
+        rates = [stream_once(cmd, data, a.mib) for _ in range(a.reps)]
+        out["throughput_mib_s"][name] = summary(rates)
+    write_json(a.json, out)
+    print(f"container: initialize docker run {out['docker run']['median']:.0f} ms, mcpcell container "
+          f"{out['mcpcell container']['median']:.0f} ms, jail {out['mcpcell jail']['median']:.0f} ms", file=sys.stderr)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1525,6 +1581,31 @@ def cmd_report(a):
     lines += memlines
     rows += memrows
 
+    ct = load(d, "container.json")
+    if ct and "skipped" not in ct:
+        dr, mc, jl = ct["docker run"], ct["mcpcell container"], ct["mcpcell jail"]
+        hd = ct["docker run, hardened flags"]
+        lines += ["## h. Container backend (same run)", "",
+                  f"`{ct['server']}` spawn → `initialize` answer, {ct['runs']} runs each (alternating); "
+                  f"image `{ct['image']}` with the host's /usr bound read-only in every case.", "",
+                  "| how | median | min | max |", "|---|---|---|---|"]
+        for name in ["docker run", "docker run, hardened flags", "mcpcell container", "mcpcell jail"]:
+            x = ct[name]
+            lines.append(f"| {name} | {x['median']:.0f} ms | {x['min']:.0f} | {x['max']:.0f} |")
+        lines += ["", "| relay through /bin/cat | docker run -i | mcpcell container |", "|---|---|---|",
+                  f"| 200-byte round trip (median) | {ct['round_trip_us']['docker run -i']['median']:.0f} µs | "
+                  f"{ct['round_trip_us']['mcpcell container']['median']:.0f} µs |",
+                  f"| 1 MiB lines (median) | {ct['throughput_mib_s']['docker run -i']['median']:.0f} MiB/s | "
+                  f"{ct['throughput_mib_s']['mcpcell container']['median']:.0f} MiB/s |", ""]
+        added = ct["added_vs_docker_run_ms"]
+        rows.append(("container start: docker run / mcpcell", f"{dr['median']:.0f} / {mc['median']:.0f} ms "
+                     f"({added:+.0f} ms; hardened docker run {hd['median']:.0f})", "≤ +50 ms",
+                     "met" if added <= 50 else "MISSED"))
+        rt_d = ct['round_trip_us']['docker run -i']['median']
+        rt_m = ct['round_trip_us']['mcpcell container']['median']
+        rows.append(("container relay round trip: docker run -i / mcpcell", f"{rt_d:.0f} / {rt_m:.0f} µs", "", "info"))
+    elif ct:
+        rows.append(("container backend", ct["skipped"], "", "skipped"))
     mi = load(d, "mcp-init.json")
     if mi and "skipped" not in mi:
         bb, mm = mi["bare"], mi["mcpcell"]
@@ -1593,6 +1674,16 @@ def main():
     p.add_argument("--profile", default="everything")
     p.add_argument("--runs", type=int, default=10)
     p.add_argument("--json", required=True)
+    p = sub.add_parser("container")
+    p.add_argument("--mcpcell", required=True)
+    p.add_argument("--server", default="mcp-server-everything")
+    p.add_argument("--image", required=True)
+    p.add_argument("--runs", type=int, default=10)
+    p.add_argument("--msgs", type=int, default=2000)
+    p.add_argument("--mib", type=int, default=64)
+    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--tmp", required=True)
+    p.add_argument("--json", required=True)
     p = sub.add_parser("cgroup")
     p.add_argument("--mcpcell", required=True)
     p.add_argument("--runs", type=int, default=15)
@@ -1649,7 +1740,7 @@ def main():
     a = ap.parse_args()
     {"latency": cmd_latency, "throughput": cmd_throughput, "mcp-init": cmd_mcp_init, "cgroup": cmd_cgroup,
      "phases": cmd_phases, "egress": cmd_egress, "egress-server": egress_server, "egress-client": egress_client,
-     "relay": cmd_relay, "report": cmd_report}[a.cmd](a)
+     "relay": cmd_relay, "container": cmd_container, "report": cmd_report}[a.cmd](a)
 
 
 if __name__ == "__main__":

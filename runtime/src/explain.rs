@@ -199,6 +199,8 @@ pub fn explain(profile: &Profile, plan: &Result<CellPlan, RuntimeError>, host: &
             lines.push(format!("audit log (JSON lines, argument digests only): {}", file.display()));
         }
         lines
+    } else if profile.sandbox.backend == mcpcell_profiles::Backend::Container {
+        vec!["none: stdio is relayed byte for byte over the engine's attach connection".into()]
     } else {
         vec!["none: the server gets the client's stdio directly (byte-transparent, zero-copy)".into()]
     };
@@ -216,14 +218,41 @@ pub fn explain(profile: &Profile, plan: &Result<CellPlan, RuntimeError>, host: &
         ],
     ));
 
-    let mut sandbox = vec![
-        "namespaces: user, mount, pid, network, ipc, uts, cgroup".into(),
-        "no capabilities, no_new_privs, new session (no controlling terminal), fds above 2 closed".into(),
+    let container = match plan {
+        Ok(p) => p.container.as_ref(),
+        Err(_) => None,
+    };
+    let mut sandbox: Vec<String> = match (profile.sandbox.backend, container) {
+        (mcpcell_profiles::Backend::Container, Some(c)) => vec![
+            format!(
+                "backend: container (engine: {}), image {} with the host's system trees bound read-only",
+                host.engine
+                    .as_ref()
+                    .map(|e| format!("{} {}", e.name, e.version))
+                    .unwrap_or_else(|| "NONE ANSWERS: start will be REFUSED".into()),
+                c.image
+            ),
+            format!(
+                "engine settings: read-only root, cap_drop ALL, no-new-privileges, the seccomp list below as an \
+                 engine profile, user {}, pids {}, memory {}, network none, private ipc, stdio never logged",
+                c.user,
+                c.pids,
+                human_bytes(c.memory_bytes)
+            ),
+            "init: mcpcell itself (bound read-only) re-applies rlimits, Landlock and seccomp in the container, \
+             and stops the server when the launcher goes away"
+                .into(),
+        ],
+        (mcpcell_profiles::Backend::Container, None) => vec!["backend: container".into()],
+        _ => vec!["backend: jail".into(), "namespaces: user, mount, pid, network, ipc, uts, cgroup".into()],
+    };
+    sandbox.extend([
+        "no capabilities, no_new_privs, new session (no controlling terminal), fds above 2 closed".to_string(),
         format!(
             "seccomp: denies {} syscalls (ptrace, mount API, namespaces, keyrings, bpf, io_uring, perf, userfaultfd, TIOCSTI...) and x32/i386 entry points",
             crate::plan::SeccompPolicy::default_deny().deny.len() + 1
         ),
-    ];
+    ]);
     let min = profile.sandbox.landlock_min_abi;
     sandbox.push(match (min, host.landlock_abi) {
         (0, Some(v)) => format!("Landlock: OPTIONAL per profile (landlock_min_abi = 0); this host enforces ABI {v}"),

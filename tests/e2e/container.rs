@@ -396,3 +396,42 @@ fn filesystem_server_in_a_container_sees_only_the_grants() {
     }
     assert!(!ro.join("new.txt").exists(), "a file appeared in the read-only grant");
 }
+
+// ============================================================================== explain, doctor
+
+#[test]
+fn explain_and_doctor_show_the_container_backend() {
+    let sc = Scratch::new("c-explain");
+    let profile = sc.file("c.toml", "[server]\ncommand = \"/bin/true\"\n[sandbox]\nbackend = \"container\"\n");
+    let out = mcpcell_run(&["explain", s(&profile)]);
+    assert_code(&out, 0, "explain");
+    let text = out.stdout();
+    assert!(text.contains("backend: container"), "{text}");
+    assert!(text.contains("image mcpcell/base:"), "{text}");
+    assert!(text.contains("user 65534:65534"), "{text}");
+    // Control: the same profile on the jail says so.
+    let jail = sc.file("j.toml", "[server]\ncommand = \"/bin/true\"\n");
+    let text = mcpcell_run(&["explain", s(&jail)]).stdout();
+    assert!(text.contains("backend: jail") && !text.contains("backend: container"), "{text}");
+
+    let out = mcpcell_run(&["doctor", "--json"]);
+    let v: Value = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(v["container_engine"]["available"], true, "{}", out.describe());
+    assert!(v["engine"]["api_version"].as_str().is_some_and(|a| a.starts_with("1.")), "{}", v["engine"]);
+    // Control: with DOCKER_HOST pointing nowhere, the engine is reported missing, with why.
+    let mut cmd = mcpcell_cmd(&["doctor", "--json"]);
+    cmd.env("DOCKER_HOST", format!("unix://{}", sc.join("no.sock").display()));
+    let v: Value = serde_json::from_str(&run_cmd(cmd, None, Duration::from_secs(30)).stdout()).unwrap();
+    assert_eq!(v["container_engine"]["available"], false);
+    assert!(v["container_engine"]["detail"].as_str().unwrap().contains("no.sock"), "{}", v["container_engine"]);
+}
+
+#[test]
+fn no_engine_is_a_clear_refusal() {
+    let sc = Scratch::new("c-noengine");
+    let mut cmd = ccell().command("/bin/true", &[]);
+    cmd.env("DOCKER_HOST", format!("unix://{}", sc.join("no.sock").display()));
+    let out = run_cmd(cmd, None, CELL_TIMEOUT);
+    assert_code(&out, 125, "a container start with no engine");
+    assert!(out.stderr().contains("does not answer") && out.stderr().contains("DOCKER_HOST"), "{}", out.describe());
+}

@@ -25,15 +25,15 @@ pub fn endpoint() -> String {
 
 /// Connect and agree on an API version the engine speaks (Debian's docker.io speaks 1.41).
 pub async fn connect() -> Result<Docker, String> {
-    let docker = Docker::connect_with_defaults()
-        .map_err(|e| format!("cannot connect to the container engine at {}: {e}", endpoint()))?;
-    docker.negotiate_version().await.map_err(|e| {
+    let not_answering = |e: &dyn std::fmt::Display| {
         format!(
-            "the container engine at {} does not answer ({e}); start it (e.g. `dockerd &` or `systemctl start docker`), \
-             or point DOCKER_HOST at a running engine (Podman: unix://$XDG_RUNTIME_DIR/podman/podman.sock)",
+            "the container engine at {} does not answer ({e}); start it (e.g. `dockerd &` or `systemctl start \
+             docker`), or point DOCKER_HOST at a running engine (Podman: unix://$XDG_RUNTIME_DIR/podman/podman.sock)",
             endpoint()
         )
-    })
+    };
+    let docker = Docker::connect_with_defaults().map_err(|e| not_answering(&e))?;
+    docker.negotiate_version().await.map_err(|e| not_answering(&e))
 }
 
 /// Ask the engine who it is.
