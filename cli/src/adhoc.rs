@@ -54,6 +54,10 @@ pub struct ExecArgs {
     /// Where to run: the Linux jail (default) or a container.
     #[arg(long, value_enum, default_value = "jail")]
     backend: BackendArg,
+    /// With --backend container: run from this local image's own runtime (see `mcpcell image
+    /// build`) instead of the host's system trees.
+    #[arg(long, value_name = "IMAGE", requires = "backend")]
+    image: Option<String>,
     /// The command and its arguments.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     command: Vec<String>,
@@ -143,6 +147,7 @@ pub fn profile(args: ExecArgs, ctx: &LoadContext) -> Result<Profile> {
                 BackendArg::Jail => Backend::Jail,
                 BackendArg::Container => Backend::Container,
             },
+            image: args.image,
             ..Sandbox::default()
         },
     })

@@ -161,11 +161,14 @@ pub struct Sandbox {
     pub landlock_min_abi: u8,
     /// Milliseconds between stdin EOF / a forwarded signal and the next escalation (SIGTERM, SIGKILL).
     pub shutdown_grace_ms: u64,
+    /// Container backend only: run from this image's own runtime instead of the host's system
+    /// trees (None: mcpcell's base image with the host's /usr bound read-only, as in the jail).
+    pub image: Option<String>,
 }
 
 impl Default for Sandbox {
     fn default() -> Self {
-        Sandbox { backend: Backend::Jail, landlock_min_abi: 1, shutdown_grace_ms: 2000 }
+        Sandbox { backend: Backend::Jail, landlock_min_abi: 1, shutdown_grace_ms: 2000, image: None }
     }
 }
 

@@ -20,7 +20,7 @@ pub(crate) const NETWORK_KEYS: &[&str] = &["egress"];
 pub(crate) const EGRESS_KEYS: &[&str] = &["host", "port", "allow_private"];
 pub(crate) const SECRET_KEYS: &[&str] = &["source", "env", "command", "timeout_secs"];
 pub(crate) const LIMITS_KEYS: &[&str] = &["memory", "pids", "cpu_seconds", "file_size", "open_files", "tmpfs_size"];
-pub(crate) const SANDBOX_KEYS: &[&str] = &["backend", "landlock_min_abi", "shutdown_grace_ms"];
+pub(crate) const SANDBOX_KEYS: &[&str] = &["backend", "landlock_min_abi", "shutdown_grace_ms", "image"];
 pub(crate) const TOOLS_KEYS: &[&str] = &[
     "allow",
     "deny",
@@ -112,6 +112,7 @@ pub(crate) struct Layer {
     pub backend: Option<Backend>,
     pub landlock_min_abi: Option<u8>,
     pub shutdown_grace_ms: Option<u64>,
+    pub image: Option<String>,
     pub tools_allow: Option<Vec<At<String>>>,
     pub tools_deny: Option<Vec<At<String>>>,
     pub tools_confirm: Option<Vec<At<String>>>,
@@ -169,6 +170,7 @@ pub(crate) fn parse_layer(text: &str, origin: Origin, home: &Path) -> Result<Lay
             tmpfs_size: None,
             backend: None,
             landlock_min_abi: None,
+            image: None,
             shutdown_grace_ms: None,
             tools_allow: None,
             tools_deny: None,
@@ -672,6 +674,20 @@ impl Parser<'_> {
                         (0, GRACE_MS_MAX),
                         "a number of milliseconds from 0 to 600000",
                     )?);
+                }
+                "image" => {
+                    let image = src.string("sandbox.image", v)?;
+                    let ok =
+                        !image.is_empty() && image.chars().all(|c| c.is_ascii_alphanumeric() || "._-/:@".contains(c));
+                    if !ok {
+                        return Err(src.err(
+                            v.span(),
+                            format!(
+                                "sandbox.image {image:?} is not an image reference (e.g. \"mcpcell/node:0.1.0-2\")"
+                            ),
+                        ));
+                    }
+                    l.image = Some(image);
                 }
                 _ => return Err(src.unknown(key, v, "in [sandbox]", SANDBOX_KEYS)),
             }

@@ -115,7 +115,8 @@ pub fn json_schema() -> Value {
                 "properties": {
                     "backend": { "enum": ["jail", "container"], "default": "jail", "description": "How the cell is built." },
                     "landlock_min_abi": { "type": "integer", "minimum": 0, "maximum": 7, "default": 1, "description": "Minimum Landlock ABI the host must offer; 0 makes Landlock optional." },
-                    "shutdown_grace_ms": { "type": "integer", "minimum": 0, "maximum": 600000, "default": 2000, "description": "Milliseconds between shutdown escalation steps (EOF, SIGTERM, SIGKILL)." }
+                    "shutdown_grace_ms": { "type": "integer", "minimum": 0, "maximum": 600000, "default": 2000, "description": "Milliseconds between shutdown escalation steps (EOF, SIGTERM, SIGKILL)." },
+                    "image": { "type": "string", "pattern": "^[A-Za-z0-9._/:@-]+$", "description": "Container backend only: run from this local image's own runtime (mcpcell image build node|python|static) instead of the host's system trees. Never pulled." }
                 }
             },
             "tools": {

@@ -54,7 +54,7 @@ fn unknown_nested_keys() {
     );
     assert_eq!(
         with_cmd("[sandbox]\nengine = \"jail\"\n"),
-        "p.toml:4:1: unknown key \"engine\" in [sandbox]; expected one of: backend, landlock_min_abi, shutdown_grace_ms"
+        "p.toml:4:1: unknown key \"engine\" in [sandbox]; expected one of: backend, landlock_min_abi, shutdown_grace_ms, image"
     );
     assert_eq!(
         with_cmd("[network]\nallow = []\n"),
@@ -237,6 +237,10 @@ fn bad_numbers() {
     assert_eq!(
         with_cmd("[sandbox]\nbackend = \"docker\"\n"),
         "p.toml:4:11: sandbox.backend \"docker\" is not a backend; use \"jail\" or \"container\""
+    );
+    assert_eq!(
+        with_cmd("[sandbox]\nimage = \"node 22\"\n"),
+        "p.toml:4:9: sandbox.image \"node 22\" is not an image reference (e.g. \"mcpcell/node:0.1.0-2\")"
     );
 }
 

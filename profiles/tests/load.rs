@@ -65,7 +65,7 @@ fn minimal_profile_gets_defaults() {
                 open_files: 1024,
                 tmpfs_bytes: 256 << 20,
             },
-            sandbox: Sandbox { backend: Backend::Jail, landlock_min_abi: 1, shutdown_grace_ms: 2000 },
+            sandbox: Sandbox { backend: Backend::Jail, landlock_min_abi: 1, shutdown_grace_ms: 2000, image: None },
             tools: ToolPolicy {
                 inspect: false,
                 allow: vec![],
@@ -153,7 +153,10 @@ shutdown_grace_ms = 0
             tmpfs_bytes: 64 << 20
         }
     );
-    assert_eq!(p.sandbox, Sandbox { backend: Backend::Container, landlock_min_abi: 0, shutdown_grace_ms: 0 });
+    assert_eq!(
+        p.sandbox,
+        Sandbox { backend: Backend::Container, landlock_min_abi: 0, shutdown_grace_ms: 0, image: None }
+    );
 }
 
 #[test]
@@ -367,7 +370,10 @@ backend = "container"
     assert_eq!(p.limits.memory_bytes, 1 << 30);
     assert_eq!(p.limits.pids, 50);
     assert_eq!(p.limits.open_files, 1024, "default");
-    assert_eq!(p.sandbox, Sandbox { backend: Backend::Container, landlock_min_abi: 3, shutdown_grace_ms: 2000 });
+    assert_eq!(
+        p.sandbox,
+        Sandbox { backend: Backend::Container, landlock_min_abi: 3, shutdown_grace_ms: 2000, image: None }
+    );
 }
 
 #[test]

@@ -225,12 +225,15 @@ pub fn explain(profile: &Profile, plan: &Result<CellPlan, RuntimeError>, host: &
     let mut sandbox: Vec<String> = match (profile.sandbox.backend, container) {
         (mcpcell_profiles::Backend::Container, Some(c)) => vec![
             format!(
-                "backend: container (engine: {}), image {} with the host's system trees bound read-only",
+                "backend: container (engine: {}), image {}",
                 host.engine
                     .as_ref()
                     .map(|e| format!("{} {}", e.name, e.version))
                     .unwrap_or_else(|| "NONE ANSWERS: start will be REFUSED".into()),
-                c.image
+                match &profile.sandbox.image {
+                    Some(image) => format!("{image}: its own runtime; the host's system trees are not mounted"),
+                    None => format!("{} with the host's system trees bound read-only (as in the jail)", c.image),
+                }
             ),
             format!(
                 "engine settings: read-only root, cap_drop ALL, no-new-privileges, the seccomp list below as an \

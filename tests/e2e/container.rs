@@ -435,3 +435,76 @@ fn no_engine_is_a_clear_refusal() {
     assert_code(&out, 125, "a container start with no engine");
     assert!(out.stderr().contains("does not answer") && out.stderr().contains("DOCKER_HOST"), "{}", out.describe());
 }
+
+// ============================================================================== images
+
+/// Builds the python image once per test run (`mcpcell image build python`, from this host).
+fn python_image() -> String {
+    static BUILT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let out = mcpcell_run(&["image", "build", "python"]);
+            assert_code(&out, 0, "mcpcell image build python");
+            assert!(out.stderr().contains("built mcpcell/python:"), "progress is shown:{}", out.describe());
+            let list = mcpcell_run(&["image", "list"]).stdout();
+            list.lines()
+                .find_map(|l| {
+                    l.split_whitespace().next().filter(|r| r.starts_with("mcpcell/python:")).map(str::to_string)
+                })
+                .expect("the python image is listed")
+        })
+        .clone()
+}
+
+#[test]
+fn an_image_brings_its_own_runtime_without_the_hosts() {
+    let image = python_image();
+    let script = "import os, ssl; print('node' if os.path.exists('/usr/bin/node') else 'no-node')";
+    let out = ccell().flag("--image", &image).run("python3", &["-c", script], None);
+    assert_code(&out, 0, "python3 from the python image");
+    assert_eq!(out.stdout().trim(), "no-node", "the host's /usr shows through the image:{}", out.describe());
+    // Control: without an image the host's system trees are bound, and the host has node.
+    assert!(Path::new("/usr/bin/node").exists(), "the control needs node on the host");
+    let out = ccell().run("/usr/bin/python3", &["-c", script], None);
+    assert_eq!(out.stdout().trim(), "node", "base mode binds the host's /usr:{}", out.describe());
+}
+
+#[test]
+fn a_pypi_server_runs_in_the_python_image() {
+    let venv = std::env::var("MCPCELL_TEST_FETCH_VENV").expect("MCPCELL_TEST_FETCH_VENV (set by scripts/test)");
+    let image = python_image();
+    let sc = Scratch::new("c-fetch");
+    let profile = sc.file(
+        "fetch.toml",
+        &format!(
+            "[server]\ncommand = \"{venv}/bin/mcp-server-fetch\"\n[filesystem]\nread = [\"{venv}\"]\n\
+             [sandbox]\nbackend = \"container\"\nimage = \"{image}\"\n"
+        ),
+    );
+    let (report, out) = mcp_session(&profile, &serde_json::json!([]), Some(&sc.path));
+    let tools: Vec<&str> = report["tools"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert_eq!(tools, vec!["fetch"], "mcp-server-fetch's tools through the python image:{}", out.describe());
+}
+
+#[test]
+fn image_mistakes_are_refused_with_the_fix() {
+    let sc = Scratch::new("c-image-errors");
+    let jail = sc.file("j.toml", "[server]\ncommand = \"/bin/true\"\n[sandbox]\nimage = \"mcpcell/python:x\"\n");
+    let out = mcpcell_run(&["run", s(&jail)]);
+    assert_code(&out, 125, "an image with the jail backend");
+    assert!(out.stderr().contains("only applies to backend = \"container\""), "{}", out.describe());
+    let out = ccell().flag("--image", "mcpcell/nonexistent:1").run("/bin/true", &[], None);
+    assert_code(&out, 125, "a missing image");
+    assert!(
+        out.stderr().contains("not present in the engine") && out.stderr().contains("mcpcell image build"),
+        "{}",
+        out.describe()
+    );
+    // Control: an image that exists starts.
+    assert_code(
+        &ccell().flag("--image", python_image()).run("/usr/bin/true", &[], None),
+        127,
+        "true is not in the python image",
+    );
+    assert_code(&ccell().flag("--image", python_image()).run("python3", &["-c", "pass"], None), 0, "python3 is");
+}

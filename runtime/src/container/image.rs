@@ -87,10 +87,24 @@ pub fn plan_rootfs(kind: &str) -> Result<RootfsPlan, String> {
                 "/etc/ssl/certs",
                 "/usr/share/ca-certificates",
             ]));
+            // Extension modules load libraries of their own (_ssl: libssl, libcrypto).
+            let dynload = PathBuf::from(format!("/usr/lib/{version}/lib-dynload"));
+            if let Ok(rd) = std::fs::read_dir(&dynload) {
+                binaries.extend(rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "so")));
+            }
         }
         other => {
             let known: Vec<&str> = KINDS.iter().map(|(k, _)| *k).collect();
             return Err(format!("unknown image {other:?}; mcpcell builds: {}", known.join(", ")));
+        }
+    }
+    if kind != "base" {
+        // All of the C library (libpthread, librt, libnss_*...): native modules a runtime loads
+        // later need more of it than the interpreter does.
+        for lib in package_libraries("libc6") {
+            if !plan.copies.contains(&lib) {
+                plan.copies.push(lib);
+            }
         }
     }
     for bin in &binaries {
@@ -101,6 +115,29 @@ pub fn plan_rootfs(kind: &str) -> Result<RootfsPlan, String> {
         }
     }
     Ok(plan)
+}
+
+/// The shared objects a Debian package installed (none where dpkg is absent), each under its
+/// real directory.
+fn package_libraries(package: &str) -> Vec<PathBuf> {
+    let Ok(out) = std::process::Command::new("dpkg").args(["-L", package]).output() else { return Vec::new() };
+    let mut libs = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let path = Path::new(line);
+        let is_so = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.contains(".so"));
+        if !is_so || !path.exists() {
+            continue;
+        }
+        if let (Some(dir), Some(name)) = (path.parent(), path.file_name()) {
+            if let Ok(dir) = std::fs::canonicalize(dir) {
+                let here = dir.join(name);
+                if !libs.contains(&here) {
+                    libs.push(here);
+                }
+            }
+        }
+    }
+    libs
 }
 
 fn existing(paths: &[&str]) -> Vec<PathBuf> {

@@ -50,7 +50,24 @@ fn fail(step: &'static str) -> impl Fn(String) -> Failure {
 
 fn run() -> Result<i32, Failure> {
     let msg = read_init_line().map_err(fail("reading the cell plan from stdin"))?;
-    let msg: InitMessage = serde_json::from_slice(&msg).map_err(|e| fail("parsing the cell plan")(e.to_string()))?;
+    let mut msg: InitMessage =
+        serde_json::from_slice(&msg).map_err(|e| fail("parsing the cell plan")(e.to_string()))?;
+    // An image's own runtime: find the command in it, as execvp would.
+    if !msg.exec.program.is_absolute() {
+        let path =
+            msg.exec.env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_str()).unwrap_or(crate::plan::CELL_PATH);
+        match path.split(':').map(|d| std::path::Path::new(d).join(&msg.exec.program)).find(|p| p.is_file()) {
+            Some(found) => msg.exec.program = found,
+            None => {
+                return Err((127, format!("{}: not found in the image's PATH ({path})", msg.exec.program.display())))
+            }
+        }
+    }
+    // Rules for trees this image does not have would fail to install; dropping them only
+    // narrows what the server may reach.
+    msg.landlock.read_exec.retain(|p| p.exists());
+    msg.landlock.read_write.retain(|p| p.exists());
+    msg.landlock.devices.retain(|p| p.exists());
     require_no_capabilities().map_err(fail("capabilities"))?;
     let exec = crate::jail::process::ExecArgs::new(&msg.exec).map_err(fail("exec arguments"))?;
     let filters = crate::jail::seccomp::prepare(&SeccompPolicy::default_deny()).map_err(fail("seccomp"))?;

@@ -40,6 +40,9 @@ impl LandlockPlan {
     }
 }
 
+/// Where an image keeps its runtime.
+const IMAGE_SYSTEM_DIRS: &[&str] = &["/usr", "/bin", "/sbin", "/lib", "/lib64", "/opt"];
+
 pub(super) fn plan_landlock(
     profile: &Profile,
     host: &ResolvedHost,
@@ -52,6 +55,10 @@ pub(super) fn plan_landlock(
         .map(|e| e.path.clone())
         .collect();
     read_exec.extend(["/etc", "/proc", "/dev"].map(PathBuf::from));
+    if profile.sandbox.image.is_some() {
+        // The image's own system trees (the container's init skips those the image lacks).
+        read_exec.extend(IMAGE_SYSTEM_DIRS.iter().map(PathBuf::from));
+    }
     let mut read_write = vec![PathBuf::from("/tmp"), host.identity.home.clone(), "/dev/shm".into()];
     for grant in &host.grants {
         if grant.writable {

@@ -123,6 +123,10 @@ pub const CELL_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
 /// Build the plan. Pure: same inputs, same plan.
 pub fn plan(profile: &Profile, host: &ResolvedHost) -> Result<CellPlan, RuntimeError> {
     let container = profile.sandbox.backend == Backend::Container;
+    if !container && profile.sandbox.image.is_some() {
+        return Err(RuntimeError::ImageNeedsContainer);
+    }
+    let from_image = container && profile.sandbox.image.is_some();
     if container && !profile.network.egress.is_empty() {
         return Err(RuntimeError::ContainerEgressUnsupported);
     }
@@ -138,10 +142,16 @@ pub fn plan(profile: &Profile, host: &ResolvedHost) -> Result<CellPlan, RuntimeE
         .then(|| crate::egress::EgressAllowlist::new(profile.network.egress.clone()));
 
     let mounts = mounts::plan_mounts(profile, host)?;
-    let container_plan = container
-        .then(|| container::plan_container(&mounts, &host.identity, profile.limits.memory_bytes, profile.limits.pids));
+    let container_plan = container.then(|| {
+        let mut c =
+            container::plan_container(&mounts, &host.identity, profile.limits.memory_bytes, profile.limits.pids);
+        if let Some(image) = &profile.sandbox.image {
+            c.image = image.clone();
+        }
+        c
+    });
     let visible = |p: &Path| mounts.is_visible(p);
-    if !visible(&host.program) {
+    if !from_image && !visible(&host.program) {
         let dir = host.program.parent().unwrap_or(Path::new("/")).to_path_buf();
         return Err(RuntimeError::CommandNotVisible { path: host.program.clone(), dir });
     }

@@ -123,10 +123,18 @@ pub fn resolve(
     cwd: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<ResolvedHost, RuntimeError> {
-    let path_env = env("PATH").unwrap_or_else(|| super::CELL_PATH.to_string());
-    let program = find_program(&profile.server.command, &path_env, cwd)?;
-    let program_canonical =
-        std::fs::canonicalize(&program).map_err(|e| RuntimeError::io(format!("resolving {}", program.display()), e))?;
+    // A container image brings its own runtime: the command is found in the image (by the
+    // container's init), and none of the host's system trees are used.
+    let from_image = profile.sandbox.image.is_some() && profile.sandbox.backend == mcpcell_profiles::Backend::Container;
+    let (program, program_canonical) = if from_image {
+        (PathBuf::from(&profile.server.command), PathBuf::from(&profile.server.command))
+    } else {
+        let path_env = env("PATH").unwrap_or_else(|| super::CELL_PATH.to_string());
+        let program = find_program(&profile.server.command, &path_env, cwd)?;
+        let canonical = std::fs::canonicalize(&program)
+            .map_err(|e| RuntimeError::io(format!("resolving {}", program.display()), e))?;
+        (program, canonical)
+    };
 
     let mut grants = Vec::new();
     let mut skipped_optional = Vec::new();
@@ -171,8 +179,8 @@ pub fn resolve(
         identity,
         program,
         program_canonical,
-        system: entries(SYSTEM_DIRS.iter().map(PathBuf::from)),
-        etc: entries(ETC_ENTRIES.iter().map(|e| Path::new("/etc").join(e))),
+        system: if from_image { Vec::new() } else { entries(SYSTEM_DIRS.iter().map(PathBuf::from)) },
+        etc: if from_image { Vec::new() } else { entries(ETC_ENTRIES.iter().map(|e| Path::new("/etc").join(e))) },
         devices: DEVICES.iter().map(PathBuf::from).filter(|p| p.exists()).collect(),
         grants,
         skipped_optional,
