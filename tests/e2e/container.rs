@@ -508,3 +508,36 @@ fn image_mistakes_are_refused_with_the_fix() {
     );
     assert_code(&ccell().flag("--image", python_image()).run("python3", &["-c", "pass"], None), 0, "python3 is");
 }
+
+#[test]
+fn a_writable_submount_under_a_read_only_grant_stays_read_only() {
+    // An engine's read-only bind is only read-only at its top before Docker 25: a writable host
+    // mount beneath a read-only grant stayed writable. Under /tmp (a writable tmpfs in the
+    // cell, so Landlock allows writes beneath it) only the mounts themselves can stop it.
+    let sc = Scratch::in_tmp("c-submount");
+    let ro = sc.dir("ro");
+    let sub = sc.dir("ro/sub");
+    let rc =
+        Command::new("mount").args(["-t", "tmpfs", "-o", "size=1m,mode=0777", "tmpfs"]).arg(&sub).status().unwrap();
+    assert!(rc.success(), "mounting a tmpfs on the host (the test runs as root)");
+    struct Umount(std::path::PathBuf);
+    impl Drop for Umount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _umount = Umount(sub.clone());
+    assert_denied(
+        &ccell().read(&ro).probe(&["write-file", s(&sub.join("x")), "data"]),
+        "writing to a writable host mount beneath a --read grant",
+    );
+    assert!(!sub.join("x").exists(), "a file appeared on the host");
+    std::fs::write(sub.join("visible"), "host content\n").unwrap();
+    let out = ccell().read(&ro).probe(&["read-file", s(&sub.join("visible"))]);
+    assert_allowed(&out, "reading the host mount beneath the --read grant (it is visible, read-only)");
+    // Control: granted writable, the same write lands.
+    assert_allowed(
+        &ccell().write(&sub).probe(&["write-file", s(&sub.join("x")), "data"]),
+        "the same write with --write",
+    );
+}

@@ -316,8 +316,29 @@ fn mounts(c: &ContainerPlan, job: &Job, files_dir: &Path) -> Result<Vec<Mount>, 
         ..Default::default()
     };
     let mut out = Vec::new();
+    // A read-only bind is only read-only at its top on engines before Docker 25 (no recursive
+    // read-only): bind it non-recursively, then each mount beneath it read-only on top, so a
+    // writable host mount under a read grant is visible but never writable.
+    let submounts = host_mount_points();
     for b in &c.binds {
-        out.push(bind(&b.src, &b.dest, b.writable));
+        let mut m = bind(&b.src, &b.dest, b.writable);
+        if !b.writable {
+            if let Some(opts) = m.bind_options.as_mut() {
+                opts.non_recursive = Some(true);
+            }
+            out.push(m);
+            let engine_owned = |p: &Path| ["/proc", "/sys", "/dev"].iter().any(|r| p.starts_with(r));
+            for sub in submounts.iter().filter(|p| p.starts_with(&b.src) && *p != &b.src && !engine_owned(p)) {
+                let dest = b.dest.join(sub.strip_prefix(&b.src).unwrap_or(sub));
+                let mut m = bind(sub, &dest, false);
+                if let Some(opts) = m.bind_options.as_mut() {
+                    opts.non_recursive = Some(true);
+                }
+                out.push(m);
+            }
+        } else {
+            out.push(m);
+        }
     }
     create_private_dir(files_dir)?;
     for (i, (dest, contents)) in c.files.iter().enumerate() {
@@ -329,6 +350,17 @@ fn mounts(c: &ContainerPlan, job: &Job, files_dir: &Path) -> Result<Vec<Mount>, 
     }
     out.push(bind(&job.init_binary, Path::new(CONTAINER_INIT_PATH), false));
     Ok(out)
+}
+
+/// Every mount point of this (the host's) mount namespace, in mount order.
+fn host_mount_points() -> Vec<PathBuf> {
+    let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else { return Vec::new() };
+    text.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|p| {
+            PathBuf::from(p.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\"))
+        })
+        .collect()
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), String> {
