@@ -70,7 +70,7 @@ pub struct Network {
     pub egress: Vec<EgressRule>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EgressRule {
     pub host: HostPattern,
     /// Defaults to 443.
@@ -83,7 +83,7 @@ pub struct EgressRule {
     pub allow_private: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum HostPattern {
     /// `api.github.com` (lower-cased, no trailing dot).
     Exact(String),

@@ -23,9 +23,6 @@ pub enum RuntimeError {
     #[error("working directory {path} is not visible inside the cell; grant it or choose another cwd")]
     CwdNotVisible { path: PathBuf },
 
-    #[error("[network] egress is not available with the container backend yet (the container gets no network at all); use backend = \"jail\" for this profile, or remove the egress rules")]
-    ContainerEgressUnsupported,
-
     #[error("[sandbox] image is set but the backend is the jail: an image only applies to backend = \"container\"; set it, or remove the image")]
     ImageNeedsContainer,
 

@@ -541,3 +541,52 @@ fn a_writable_submount_under_a_read_only_grant_stays_read_only() {
         "the same write with --write",
     );
 }
+
+// ============================================================================== egress
+
+/// A one-line HTTP server on `ip`, answering `200 served-by-NAME` to every connection.
+fn http_server(ip: &str, name: &'static str) -> u16 {
+    let listener = std::net::TcpListener::bind((ip, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                use std::io::{Read, Write};
+                let mut s = stream;
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                let body = format!("served-by-{name}");
+                let _ = write!(s, "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn egress_by_name_works_in_a_container() {
+    // The same names scripts/test puts in /etc/hosts for the jail's egress tests.
+    let allowed_port = http_server("127.0.0.2", "allowed");
+    let other_port = http_server("127.0.0.3", "other");
+    let c = ccell().flag("--allow-private-host", format!("allowed.egress.test:{allowed_port}"));
+    let curl = |c: &Cell, url: &str| c.run("/usr/bin/curl", &["-sS", "--noproxy", "*", "-m", "10", url], None);
+    // Control: the allowed name is reached, through netd in the container and mcpcell's proxy.
+    let out = curl(&c, &format!("http://allowed.egress.test:{allowed_port}/"));
+    assert_eq!(out.stdout(), "served-by-allowed", "the allowed host by name:{}", out.describe());
+    // Another name does not resolve; a raw address (even the allowed host's) and another port
+    // have no route out.
+    let out = curl(&c, &format!("http://other.egress.test:{other_port}/"));
+    assert_ne!(out.code(), 0, "ESCAPE (container): an unlisted name:{}", out.describe());
+    assert!(out.stderr().contains("Could not resolve host"), "NXDOMAIN for an unlisted name:{}", out.describe());
+    for url in [format!("http://127.0.0.2:{allowed_port}/"), format!("http://127.0.0.3:{other_port}/")] {
+        let out = curl(&c, &url);
+        assert!(
+            out.code() != 0 && !out.stdout().contains("served-by"),
+            "ESCAPE (container): {url} was reached:{}",
+            out.describe()
+        );
+    }
+    // And with no egress at all, not even the allowed name resolves (no DNS in the container).
+    let out = curl(&ccell(), &format!("http://allowed.egress.test:{allowed_port}/"));
+    assert!(out.code() != 0 && !out.stdout().contains("served-by"), "no egress declared:{}", out.describe());
+}

@@ -25,7 +25,12 @@ pub struct InitMessage {
     pub landlock: LandlockPlan,
     pub limits: LimitsPlan,
     pub grace_ms: u64,
+    /// The egress allowlist: the init starts netd (DNS stub, forwarders) for it.
+    pub egress: Option<crate::egress::EgressAllowlist>,
 }
+
+/// Where the launcher's egress control socket is bound in the container.
+pub const EGRESS_SOCKET: &str = "/.mcpcell/egress.sock";
 
 /// Longest first line accepted (the environment can be large, not unbounded).
 const MAX_INIT_LINE: usize = 1 << 20;
@@ -79,6 +84,9 @@ fn run() -> Result<i32, Failure> {
     }
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&signals), None)
         .map_err(|e| fail("blocking signals")(e.to_string()))?;
+    if let Some(allow) = &msg.egress {
+        start_netd(allow, &filters).map_err(fail("egress (netd)"))?;
+    }
     let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| fail("pipe")(e.to_string()))?;
 
     // SAFETY: the init is single-threaded; the child only runs the server steps and execs.
@@ -105,6 +113,55 @@ fn run() -> Result<i32, Failure> {
         return Err((code.parse().unwrap_or(125), message.to_string()));
     }
     supervise(server, &signals, Duration::from_millis(msg.grace_ms)).map_err(|e| fail("supervising")(e.to_string()))
+}
+
+/// Bind the DNS stub and forwarders (the container may bind low ports: the engine was asked
+/// for `net.ipv4.ip_unprivileged_port_start=0` in its network namespace), connect to the
+/// launcher's egress proxy, then fork netd, which hardens itself before serving.
+fn start_netd(
+    allow: &crate::egress::EgressAllowlist,
+    filters: &crate::jail::seccomp::CompiledFilters,
+) -> Result<(), String> {
+    use crate::egress::netd;
+    use crate::jail::process;
+    use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, UnixAddr};
+    let sockets = netd::NetdSockets::bind(allow).map_err(|e| format!("binding the DNS stub and forwarders: {e}"))?;
+    let control = socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None)
+        .map_err(|e| format!("socket: {e}"))?;
+    let addr = UnixAddr::new(EGRESS_SOCKET).map_err(|e| format!("{EGRESS_SOCKET}: {e}"))?;
+    connect(std::os::fd::AsRawFd::as_raw_fd(&control), &addr)
+        .map_err(|e| format!("connecting to the launcher's egress proxy at {EGRESS_SOCKET}: {e}"))?;
+    // SAFETY: the init is single-threaded; the child hardens itself and serves, never returning.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Child) => {
+            let mut keep = sockets.raw_fds();
+            keep.extend([std::os::fd::AsRawFd::as_raw_fd(&control), 2]);
+            let nothing = crate::plan::LandlockPlan::nothing(1);
+            let steps: [(&str, &Step<'_>); 5] = [
+                ("die with the init", &process::die_with_parent),
+                ("reset signals", &process::reset_signals),
+                ("new session", &process::new_session),
+                ("no_new_privs", &process::no_new_privs),
+                ("landlock", &|| crate::jail::landlock::restrict(&nothing).map(drop)),
+            ];
+            for (name, step) in steps {
+                if let Err(m) = step() {
+                    eprintln!("mcpcell (container init): netd: {name}: {m}");
+                    // SAFETY: leaving the forked netd without running the init's destructors.
+                    unsafe { libc::_exit(125) }
+                }
+            }
+            if let Err(m) = crate::jail::seccomp::install(filters) {
+                eprintln!("mcpcell (container init): netd: seccomp: {m}");
+                // SAFETY: as above.
+                unsafe { libc::_exit(125) }
+            }
+            process::close_all_but(&keep);
+            netd::run(sockets, crate::egress::NameTable::new(allow.clone()), control)
+        }
+        Ok(nix::unistd::ForkResult::Parent { .. }) => Ok(()),
+        Err(e) => Err(format!("fork: {e}")),
+    }
 }
 
 /// Byte by byte up to the newline: whatever follows belongs to the server.

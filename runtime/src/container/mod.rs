@@ -25,6 +25,69 @@ use std::io::Read;
 
 /// Start the plan's server in a container. Like `jail::spawn`, the caller must be
 /// single-threaded (we fork) and should have blocked the signals it forwards.
+/// The launcher's end of the egress control channel: a listening unix socket in a private
+/// directory, removed once netd has connected (or on failure).
+struct EgressListener {
+    dir: std::path::PathBuf,
+    path: std::path::PathBuf,
+    socket: std::os::fd::OwnedFd,
+}
+
+impl EgressListener {
+    fn new(container: &crate::plan::ContainerPlan) -> Result<Self, String> {
+        use nix::sys::socket::{bind, listen, socket, AddressFamily, Backlog, SockFlag, SockType, UnixAddr};
+        use std::os::unix::fs::PermissionsExt;
+        let mut random = [0u8; 6];
+        // SAFETY: getrandom writes at most random.len() bytes into the buffer we own.
+        unsafe { libc::getrandom(random.as_mut_ptr().cast(), random.len(), 0) };
+        let tag: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let dir = shim::runtime_dir().join("egress").join(format!("{}-{tag}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+        let path = dir.join("egress.sock");
+        let socket = socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None)
+            .map_err(|e| format!("egress socket: {e}"))?;
+        let addr = UnixAddr::new(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        bind(std::os::fd::AsRawFd::as_raw_fd(&socket), &addr)
+            .map_err(|e| format!("binding {}: {e}", path.display()))?;
+        listen(&socket, Backlog::new(1).map_err(|e| e.to_string())?).map_err(|e| format!("listen: {e}"))?;
+        // Only the container's user may connect (the directory keeps everyone else out).
+        let (uid, gid) = container.user.split_once(':').unwrap_or(("65534", "65534"));
+        let (uid, gid) = (uid.parse().ok(), gid.parse().ok());
+        std::os::unix::fs::chown(&path, uid, gid).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(EgressListener { dir, path, socket })
+    }
+
+    /// Wait for netd's connection.
+    fn accept(&self, timeout: std::time::Duration) -> Result<std::os::fd::OwnedFd, String> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::os::fd::{AsFd, FromRawFd};
+        let mut fds = [PollFd::new(self.socket.as_fd(), PollFlags::POLLIN)];
+        let ms = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
+        match poll(&mut fds, ms) {
+            Ok(0) => return Err(format!("the container's netd did not connect within {} s", timeout.as_secs())),
+            Ok(_) => {}
+            Err(e) => return Err(format!("waiting for the container's netd: {e}")),
+        }
+        let fd = nix::sys::socket::accept4(
+            std::os::fd::AsRawFd::as_raw_fd(&self.socket),
+            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(|e| format!("accepting the container's netd: {e}"))?;
+        // SAFETY: accept4 returned a fresh fd that nothing else owns.
+        Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+    }
+}
+
+impl Drop for EgressListener {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 pub fn spawn(plan: &CellPlan, stdio: Stdio) -> Result<Cell, SpawnError> {
     let refuse = |m: String| SpawnError::Refused(RuntimeError::Container(m));
     let Some(container) = &plan.container else { return Err(refuse("the plan has no container part".into())) };
@@ -33,6 +96,7 @@ pub fn spawn(plan: &CellPlan, stdio: Stdio) -> Result<Cell, SpawnError> {
         landlock: plan.landlock.clone(),
         limits: plan.limits.clone(),
         grace_ms: plan.shutdown_grace.as_millis() as u64,
+        egress: plan.egress.clone(),
     };
     // Secrets are in here: it only ever goes to the container's stdin.
     let mut init_line = serde_json::to_vec(&init).map_err(|e| refuse(format!("encoding the cell plan: {e}")))?;
@@ -44,6 +108,12 @@ pub fn spawn(plan: &CellPlan, stdio: Stdio) -> Result<Cell, SpawnError> {
     let init_binary = std::env::current_exe().map_err(|e| refuse(format!("locating the mcpcell binary: {e}")))?;
     let (err_read, err_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| SpawnError::Refused(RuntimeError::os("pipe", e)))?;
+    // Egress: the container's netd connects to this socket (bound into the container), and the
+    // connection becomes the proxy's control channel, as the jail's socketpair does.
+    let egress = match &plan.egress {
+        Some(_) => Some(EgressListener::new(container).map_err(refuse)?),
+        None => None,
+    };
 
     // SAFETY: the launcher is single-threaded here (no runtime has started), so the child gets
     // a consistent copy of the address space; it exits without returning.
@@ -57,6 +127,7 @@ pub fn spawn(plan: &CellPlan, stdio: Stdio) -> Result<Cell, SpawnError> {
                 seccomp,
                 init_binary,
                 stdio,
+                egress_socket: egress.as_ref().map(|e| e.path.clone()),
             };
             shim::run(job, err_write)
         }
@@ -74,7 +145,17 @@ pub fn spawn(plan: &CellPlan, stdio: Stdio) -> Result<Cell, SpawnError> {
                 return Err(SpawnError::InCell(CellStartError { code, message }));
             }
             tracing::debug!(shim = child.as_raw(), "container started");
-            Ok(Cell::for_shim(child))
+            let mut cell = Cell::for_shim(child);
+            if let Some(listener) = egress {
+                match listener.accept(std::time::Duration::from_secs(30)) {
+                    Ok(control) => cell.egress_control = Some(control),
+                    Err(m) => {
+                        cell.terminate(plan.shutdown_grace);
+                        return Err(refuse(m));
+                    }
+                }
+            }
+            Ok(cell)
         }
         Err(e) => Err(SpawnError::Refused(RuntimeError::os("fork the container shim", e))),
     }

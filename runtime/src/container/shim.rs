@@ -30,6 +30,8 @@ pub(super) struct Job {
     pub seccomp: String,
     pub init_binary: PathBuf,
     pub stdio: Stdio,
+    /// The launcher's egress control socket, bound into the container for its netd.
+    pub egress_socket: Option<PathBuf>,
 }
 
 /// A start failure: exit code and message for the launcher.
@@ -136,6 +138,12 @@ async fn session(job: &Job, report: &mut Option<OwnedFd>, started: &mut Started)
         tmpfs: Some(c.tmpfs.iter().map(|(d, o)| (d.display().to_string(), o.clone())).collect()),
         mounts: Some(mounts),
         auto_remove: Some(true),
+        // netd binds the DNS stub (53) and forwarders (443...) with no capability, in the
+        // container's own network namespace only.
+        sysctls: job
+            .egress_socket
+            .as_ref()
+            .map(|_| HashMap::from([("net.ipv4.ip_unprivileged_port_start".to_string(), "0".to_string())])),
         init: Some(false),
         // The stdio stream is MCP traffic (and may carry secrets): never written to disk.
         log_config: Some(HostConfigLogConfig { typ: Some("none".into()), config: None }),
@@ -349,6 +357,9 @@ fn mounts(c: &ContainerPlan, job: &Job, files_dir: &Path) -> Result<Vec<Mount>, 
         out.push(bind(&file, dest, false));
     }
     out.push(bind(&job.init_binary, Path::new(CONTAINER_INIT_PATH), false));
+    if let Some(socket) = &job.egress_socket {
+        out.push(bind(socket, Path::new(super::init::EGRESS_SOCKET), false));
+    }
     Ok(out)
 }
 

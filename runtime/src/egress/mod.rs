@@ -29,7 +29,7 @@ const SYNTHETIC_BASE: u32 = u32::from_be_bytes([127, 100, 0, 0]);
 const SYNTHETIC_MAX: u32 = 0xfffe;
 
 /// The profile's egress rules, as checked on both sides of the cell boundary.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EgressAllowlist {
     rules: Vec<EgressRule>,
 }

@@ -127,9 +127,6 @@ pub fn plan(profile: &Profile, host: &ResolvedHost) -> Result<CellPlan, RuntimeE
         return Err(RuntimeError::ImageNeedsContainer);
     }
     let from_image = container && profile.sandbox.image.is_some();
-    if container && !profile.network.egress.is_empty() {
-        return Err(RuntimeError::ContainerEgressUnsupported);
-    }
     // In a container the server never runs as root (the engine maps no user namespace).
     let remapped;
     let host = if container {

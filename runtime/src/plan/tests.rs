@@ -271,11 +271,14 @@ fn the_jail_has_no_container_plan() {
 }
 
 #[test]
-fn container_egress_is_refused_until_it_is_built() {
-    let p = profile(
-        "[server]\ncommand = \"x\"\n[sandbox]\nbackend = \"container\"\n[network]\negress = [\"example.com\"]\n",
-    );
-    assert!(matches!(plan(&p, &host(vec![])), Err(RuntimeError::ContainerEgressUnsupported)));
+fn container_egress_plans_the_same_stub_and_ports_as_the_jail() {
+    let toml = "[server]\ncommand = \"x\"\n[network]\negress = [\"example.com\"]\n";
+    let jail = plan(&profile(toml), &host(vec![])).unwrap();
+    let container = plan(&profile(&format!("{toml}[sandbox]\nbackend = \"container\"\n")), &host(vec![])).unwrap();
+    assert_eq!(container.egress, jail.egress);
+    assert_eq!(container.landlock.tcp_connect, jail.landlock.tcp_connect);
+    let resolv = container.container.unwrap().files.into_iter().find(|(d, _)| d == Path::new("/etc/resolv.conf"));
+    assert_eq!(resolv.map(|(_, t)| t), Some("# mcpcell: answers only the profile's egress hosts\nnameserver 127.0.0.1\n".into()));
 }
 
 #[test]
