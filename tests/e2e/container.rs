@@ -590,3 +590,48 @@ fn egress_by_name_works_in_a_container() {
     let out = curl(&ccell(), &format!("http://allowed.egress.test:{allowed_port}/"));
     assert!(out.code() != 0 && !out.stdout().contains("served-by"), "no egress declared:{}", out.describe());
 }
+
+// ============================================================================== secrets
+
+#[test]
+fn secrets_reach_the_server_but_never_the_container_configuration() {
+    const SECRET: &str = "canary-container-secret-51c0de";
+    let scrub = |t: &str| t.replace(SECRET, "<LEAKED SECRET>");
+    let sc = Scratch::new("c-secrets");
+    let profile = sc.file(
+        "env.toml",
+        &format!(
+            "[server]\ncommand = \"/bin/sh\"\nargs = [\"-c\", \"env; sleep 3\"]\n[sandbox]\nbackend = \"container\"\n\
+             [secrets.API_TOKEN]\nsource = \"command\"\ncommand = [\"/usr/bin/printf\", \"{SECRET}\"]\n"
+        ),
+    );
+    let mut cmd = mcpcell_cmd(&["run", s(&profile)]);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let pid = child.id();
+    let mut inspected = String::new();
+    assert!(
+        eventually(Duration::from_secs(30), || {
+            let ids = containers_of(pid);
+            match ids.first() {
+                Some(id) => {
+                    inspected = docker(&["inspect", id]).stdout();
+                    !inspected.is_empty()
+                }
+                None => false,
+            }
+        }),
+        "the container never appeared"
+    );
+    assert!(!inspected.contains(SECRET), "the secret is in the container's configuration: {}", scrub(&inspected));
+    assert!(!inspected.contains("API_TOKEN"), "the secret's variable is in the container's configuration");
+    let out = wait_out(child, "mcpcell run (container, secret)".into(), CELL_TIMEOUT);
+    assert_code(&out, 0, "sh printing its environment");
+    // Control: the server did get it (as API_TOKEN), and the relay redacted it on the way out.
+    assert!(
+        out.stdout().contains("API_TOKEN=[REDACTED:API_TOKEN]"),
+        "delivered and redacted: {}",
+        scrub(&out.stdout())
+    );
+    assert!(!format!("{}{}", out.stdout(), out.stderr()).contains(SECRET), "{}", scrub(&out.stdout()));
+}
