@@ -635,3 +635,22 @@ fn secrets_reach_the_server_but_never_the_container_configuration() {
     );
     assert!(!format!("{}{}", out.stdout(), out.stderr()).contains(SECRET), "{}", scrub(&out.stdout()));
 }
+
+#[test]
+fn stdin_eof_reaches_the_server_through_the_relay() {
+    // With the MCP-aware relay on ([tools]), the client's EOF must reach the server as EOF (it
+    // exits 0 by itself), not end in SIGTERM after the grace period (143).
+    let sc = Scratch::new("c-eof");
+    let profile = sc.file(
+        "cat.toml",
+        "[server]\ncommand = \"/bin/cat\"\n[sandbox]\nbackend = \"container\"\nshutdown_grace_ms = 20000\n\
+         [tools]\non_poisoned = \"warn\"\n",
+    );
+    let line = b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n";
+    let out = run_cmd(mcpcell_cmd(&["run", s(&profile)]), Some(line), CELL_TIMEOUT);
+    assert_code(&out, 0, "cat ending at EOF through the relay in a container");
+    assert_eq!(out.stdout().as_bytes(), line, "the line came back");
+    // Control: the zero-copy path in the jail ends the same way.
+    let jail = sc.file("jail.toml", "[server]\ncommand = \"/bin/cat\"\n[tools]\non_poisoned = \"warn\"\n");
+    assert_code(&run_cmd(mcpcell_cmd(&["run", s(&jail)]), Some(line), CELL_TIMEOUT), 0, "the same in the jail");
+}

@@ -60,6 +60,12 @@ fn shim(job: Job, report: OwnedFd) -> Result<i32, i32> {
     if let Err(m) = crate::jail::process::die_with_parent() {
         return Err(fail(&mut report, (125, format!("die with the launcher: {m}"))));
     }
+    // Keep only our stdio and the report pipe: a copy of the relay's other pipe ends here
+    // would keep the server's stdin from ever reaching EOF.
+    let mut keep = vec![2];
+    keep.extend(job.stdio.fds.map(|f| f.to_vec()).unwrap_or_else(|| vec![0, 1]));
+    keep.extend(report.as_ref().map(std::os::fd::AsRawFd::as_raw_fd));
+    crate::jail::process::close_all_but(&keep);
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return Err(fail(&mut report, (125, format!("tokio runtime: {e}")))),

@@ -278,7 +278,10 @@ fn container_egress_plans_the_same_stub_and_ports_as_the_jail() {
     assert_eq!(container.egress, jail.egress);
     assert_eq!(container.landlock.tcp_connect, jail.landlock.tcp_connect);
     let resolv = container.container.unwrap().files.into_iter().find(|(d, _)| d == Path::new("/etc/resolv.conf"));
-    assert_eq!(resolv.map(|(_, t)| t), Some("# mcpcell: answers only the profile's egress hosts\nnameserver 127.0.0.1\n".into()));
+    assert_eq!(
+        resolv.map(|(_, t)| t),
+        Some("# mcpcell: answers only the profile's egress hosts\nnameserver 127.0.0.1\n".into())
+    );
 }
 
 #[test]
