@@ -42,13 +42,7 @@ pub async fn info(docker: &Docker) -> Result<EngineInfo, String> {
     let info = docker.info().await.map_err(|e| format!("engine info: {e}"))?;
     let opts = info.security_options.unwrap_or_default();
     let has = |name: &str| opts.iter().any(|o| o.split(',').any(|kv| kv == format!("name={name}")));
-    // "Docker Engine - Community", "Podman Engine"; Debian's docker.io names no platform.
-    let name = version
-        .platform
-        .as_ref()
-        .map(|p| p.name.clone())
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| "Docker-compatible engine".into());
+    let name = engine_name(&version);
     Ok(EngineInfo {
         name,
         version: version.version.unwrap_or_default(),
@@ -58,6 +52,27 @@ pub async fn info(docker: &Docker) -> Result<EngineInfo, String> {
         seccomp: has("seccomp"),
         endpoint: endpoint(),
     })
+}
+
+/// "Podman Engine", "Docker Engine - Community", or for engines that name no platform (Debian's
+/// docker.io), "Docker Engine".
+fn engine_name(version: &bollard::models::SystemVersion) -> String {
+    let components: Vec<&str> = version.components.iter().flatten().map(|c| c.name.as_str()).collect();
+    if components.contains(&"Podman Engine") {
+        return "Podman Engine".into();
+    }
+    match version.platform.as_ref().map(|p| p.name.as_str()).filter(|n| !n.is_empty()) {
+        Some(name) => name.to_string(),
+        None if components.contains(&"Engine") => "Docker Engine".into(),
+        None => "Docker-compatible engine".into(),
+    }
+}
+
+/// Whether the engine is Podman (its compatibility API differs in places: a seccomp profile is
+/// given as a file path, not as the profile itself).
+pub async fn is_podman(docker: &Docker) -> Result<bool, String> {
+    let version = docker.version().await.map_err(|e| format!("engine version: {e}"))?;
+    Ok(engine_name(&version) == "Podman Engine")
 }
 
 /// For `doctor`: the engine, or why there is none. Runs its own small runtime.

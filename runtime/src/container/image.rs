@@ -224,11 +224,10 @@ pub async fn build(docker: &Docker, kind: &str, progress: &mut dyn FnMut(&str)) 
     let tar = write_tar(&plan)?;
     let reference = reference(kind);
     progress(&format!("importing {} MiB as {reference}", tar.len().div_ceil(1 << 20)));
-    let (repo, tag) = reference.rsplit_once(':').unwrap_or((&reference, "latest"));
+    // The tag inside `repo` (the API allows it on import): Podman ignores a separate `tag`.
     let options = CreateImageOptionsBuilder::new()
         .from_src("-")
-        .repo(repo)
-        .tag(tag)
+        .repo(&reference)
         .changes(vec![format!("LABEL io.mcpcell.image={kind}")])
         .build();
     let mut stream = docker.create_image(Some(options), Some(bollard::body_full(tar.into())), None);

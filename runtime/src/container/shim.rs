@@ -124,7 +124,17 @@ async fn session(job: &Job, report: &mut Option<OwnedFd>, started: &mut Started)
     let name = container_name(&job.profile);
     let files_dir = runtime_dir().join("containers").join(&name);
     started.files_dir = Some(files_dir.clone());
+    create_private_dir(&files_dir).map_err(refused)?;
     let mounts = mounts(c, job, &files_dir).map_err(refused)?;
+    // Docker takes the profile itself; Podman's compatibility API takes a path to it.
+    let podman = engine::is_podman(&docker).await.map_err(refused)?;
+    let seccomp = if podman {
+        let file = files_dir.join("seccomp.json");
+        std::fs::write(&file, &job.seccomp).map_err(|e| refused(format!("{}: {e}", file.display())))?;
+        file.display().to_string()
+    } else {
+        job.seccomp.clone()
+    };
 
     let mut labels = HashMap::new();
     labels.insert(LABEL_LAUNCHER.to_string(), launcher_label(std::process::id()).unwrap_or_default());
@@ -133,15 +143,24 @@ async fn session(job: &Job, report: &mut Option<OwnedFd>, started: &mut Started)
     let host = HostConfig {
         readonly_rootfs: Some(true),
         cap_drop: Some(vec!["ALL".into()]),
-        security_opt: Some(vec!["no-new-privileges:true".into(), format!("seccomp={}", job.seccomp)]),
+        security_opt: Some(vec!["no-new-privileges:true".into(), format!("seccomp={seccomp}")]),
         privileged: Some(false),
         network_mode: Some("none".into()),
         ipc_mode: Some("private".into()),
         pids_limit: Some(i64::try_from(c.pids).unwrap_or(i64::MAX)),
+        ulimits: Some(
+            c.ulimits
+                .iter()
+                .map(|(name, v)| {
+                    let v = i64::try_from(*v).unwrap_or(i64::MAX);
+                    bollard::models::ResourcesUlimits { name: Some(name.clone()), soft: Some(v), hard: Some(v) }
+                })
+                .collect(),
+        ),
         memory: Some(i64::try_from(c.memory_bytes).unwrap_or(i64::MAX)),
         memory_swap: Some(i64::try_from(c.memory_bytes).unwrap_or(i64::MAX)),
         shm_size: Some(i64::try_from(c.shm_bytes).unwrap_or(i64::MAX)),
-        tmpfs: Some(c.tmpfs.iter().map(|(d, o)| (d.display().to_string(), o.clone())).collect()),
+        tmpfs: Some(c.tmpfs.iter().map(|(d, o)| (d.display().to_string(), tmpfs_options(o, podman))).collect()),
         mounts: Some(mounts),
         auto_remove: Some(true),
         // netd binds the DNS stub (53) and forwarders (443...) with no capability, in the
@@ -354,7 +373,6 @@ fn mounts(c: &ContainerPlan, job: &Job, files_dir: &Path) -> Result<Vec<Mount>, 
             out.push(m);
         }
     }
-    create_private_dir(files_dir)?;
     for (i, (dest, contents)) in c.files.iter().enumerate() {
         let file = files_dir.join(format!("{i}-{}", dest.file_name().and_then(|n| n.to_str()).unwrap_or("file")));
         std::fs::write(&file, contents).map_err(|e| format!("{}: {e}", file.display()))?;
@@ -367,6 +385,19 @@ fn mounts(c: &ContainerPlan, job: &Job, files_dir: &Path) -> Result<Vec<Mount>, 
         out.push(bind(socket, Path::new(super::init::EGRESS_SOCKET), false));
     }
     Ok(out)
+}
+
+/// Podman refuses `uid=`/`gid=` on a tmpfs; its `U` gives the tmpfs to the container's user,
+/// which is the uid/gid the plan names.
+fn tmpfs_options(options: &str, podman: bool) -> String {
+    if !podman {
+        return options.to_string();
+    }
+    let mut out: Vec<&str> = options.split(',').filter(|o| !o.starts_with("uid=") && !o.starts_with("gid=")).collect();
+    if out.len() != options.split(',').count() {
+        out.push("U");
+    }
+    out.join(",")
 }
 
 /// Every mount point of this (the host's) mount namespace, in mount order.

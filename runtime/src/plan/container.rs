@@ -50,6 +50,9 @@ pub struct ContainerPlan {
     pub shm_bytes: u64,
     pub memory_bytes: u64,
     pub pids: u64,
+    /// Engine rlimits (soft = hard), the same the init sets again: an engine's defaults may be
+    /// higher than a container without capabilities may set (Podman's nofile).
+    pub ulimits: Vec<(String, u64)>,
     /// Top-level symlinks of the host's layout (e.g. `/lib64 -> usr/lib64`) the image must
     /// have for the bound system trees to work.
     pub required_symlinks: Vec<(PathBuf, PathBuf)>,
@@ -69,7 +72,8 @@ pub fn container_identity(id: &Identity) -> Identity {
     Identity { uid: CONTAINER_FALLBACK_ID, gid: CONTAINER_FALLBACK_ID, user: "nobody".into(), home: id.home.clone() }
 }
 
-pub(super) fn plan_container(mounts: &MountPlan, id: &Identity, memory_bytes: u64, pids: u64) -> ContainerPlan {
+pub(super) fn plan_container(mounts: &MountPlan, id: &Identity, limits: &mcpcell_profiles::Limits) -> ContainerPlan {
+    let (memory_bytes, pids) = (limits.memory_bytes, limits.pids);
     let mut plan = ContainerPlan {
         image: base_image(),
         user: format!("{}:{}", id.uid, id.gid),
@@ -79,6 +83,7 @@ pub(super) fn plan_container(mounts: &MountPlan, id: &Identity, memory_bytes: u6
         shm_bytes: 0,
         memory_bytes,
         pids,
+        ulimits: vec![("nofile".into(), limits.open_files), ("nproc".into(), limits.pids)],
         required_symlinks: Vec::new(),
     };
     let engine_owned = |p: &Path| p.starts_with("/dev") || p.starts_with("/proc");

@@ -140,8 +140,7 @@ pub fn plan(profile: &Profile, host: &ResolvedHost) -> Result<CellPlan, RuntimeE
 
     let mounts = mounts::plan_mounts(profile, host)?;
     let container_plan = container.then(|| {
-        let mut c =
-            container::plan_container(&mounts, &host.identity, profile.limits.memory_bytes, profile.limits.pids);
+        let mut c = container::plan_container(&mounts, &host.identity, &profile.limits);
         if let Some(image) = &profile.sandbox.image {
             c.image = image.clone();
         }

@@ -242,6 +242,7 @@ fn container_plan_is_the_jail_cell_as_engine_settings() {
             shm_bytes: 8 << 20,
             memory_bytes: 256 << 20,
             pids: 64,
+            ulimits: vec![("nofile".into(), 1024), ("nproc".into(), 64)],
             required_symlinks: vec![("/bin".into(), "usr/bin".into())],
         }
     );
