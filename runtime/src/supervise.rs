@@ -30,10 +30,53 @@ pub fn block_signals() -> nix::Result<SigSet> {
     Ok(set)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Next {
-    Term,
-    Kill,
+/// The shutdown sequence, shared by the launcher and the container's init: a forwarded
+/// SIGTERM/SIGINT/SIGHUP gets the grace period before SIGKILL; stdin hanging up gets the grace
+/// period before SIGTERM, then again before SIGKILL.
+#[derive(Debug)]
+pub struct Escalation {
+    grace: Duration,
+    next: Option<(Instant, Signal)>,
+}
+
+impl Escalation {
+    pub fn new(grace: Duration) -> Self {
+        Escalation { grace, next: None }
+    }
+
+    /// A signal was forwarded to the server.
+    pub fn on_signal(&mut self, sig: Signal) {
+        if self.next.is_none() && matches!(sig, Signal::SIGTERM | Signal::SIGINT | Signal::SIGHUP) {
+            self.next = Some((Instant::now() + self.grace, Signal::SIGKILL));
+        }
+    }
+
+    /// The client closed stdin: the server sees EOF itself and gets the grace period.
+    pub fn on_hangup(&mut self) {
+        if self.next.is_none() {
+            self.next = Some((Instant::now() + self.grace, Signal::SIGTERM));
+        }
+    }
+
+    /// How long to wait for events before the next step is due.
+    pub fn timeout(&self) -> PollTimeout {
+        match self.next {
+            Some((at, _)) => {
+                PollTimeout::try_from(at.saturating_duration_since(Instant::now())).unwrap_or(PollTimeout::MAX)
+            }
+            None => PollTimeout::NONE,
+        }
+    }
+
+    /// The signal to send now, if a step is due (and the countdown to the one after it).
+    pub fn due(&mut self) -> Option<Signal> {
+        let (at, sig) = self.next?;
+        if Instant::now() < at {
+            return None;
+        }
+        self.next = (sig == Signal::SIGTERM).then(|| (Instant::now() + self.grace, Signal::SIGKILL));
+        Some(sig)
+    }
 }
 
 /// Supervise until the cell's init exits; returns the exit code to mirror.
@@ -41,18 +84,13 @@ pub fn supervise(cell: Cell, signals: SigSet, grace: Duration) -> nix::Result<i3
     let sfd = SignalFd::with_flags(&signals, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)?;
     let stdin = std::io::stdin();
     let mut watch_stdin = stdin_can_hang_up(stdin.as_fd());
-    let mut deadline: Option<(Instant, Next)> = None;
+    let mut escalation = Escalation::new(grace);
 
     loop {
         if let Some(code) = reap(cell.init)? {
             return Ok(code);
         }
-        let timeout = match deadline {
-            Some((at, _)) => {
-                PollTimeout::try_from(at.saturating_duration_since(Instant::now())).unwrap_or(PollTimeout::MAX)
-            }
-            None => PollTimeout::NONE,
-        };
+        let timeout = escalation.timeout();
         let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
         if watch_stdin {
             fds.push(PollFd::new(stdin.as_fd(), rdhup()));
@@ -75,9 +113,7 @@ pub fn supervise(cell: Cell, signals: SigSet, grace: Duration) -> nix::Result<i3
                 }
                 tracing::debug!(signal = %sig, "forwarding signal to the cell");
                 let _ = kill(cell.init, sig);
-                if deadline.is_none() && matches!(sig, Signal::SIGTERM | Signal::SIGINT | Signal::SIGHUP) {
-                    deadline = Some((Instant::now() + grace, Next::Kill));
-                }
+                escalation.on_signal(sig);
             }
         }
         if stdin_hup {
@@ -85,25 +121,11 @@ pub fn supervise(cell: Cell, signals: SigSet, grace: Duration) -> nix::Result<i3
             // to finish, then SIGTERM, then SIGKILL (the MCP stdio shutdown sequence).
             tracing::debug!("stdin closed by the client");
             watch_stdin = false;
-            if deadline.is_none() {
-                deadline = Some((Instant::now() + grace, Next::Term));
-            }
+            escalation.on_hangup();
         }
-        if let Some((at, next)) = deadline {
-            if Instant::now() >= at {
-                match next {
-                    Next::Term => {
-                        tracing::debug!("grace period over: SIGTERM");
-                        let _ = kill(cell.init, Signal::SIGTERM);
-                        deadline = Some((Instant::now() + grace, Next::Kill));
-                    }
-                    Next::Kill => {
-                        tracing::debug!("grace period over: SIGKILL");
-                        let _ = kill(cell.init, Signal::SIGKILL);
-                        deadline = None;
-                    }
-                }
-            }
+        if let Some(sig) = escalation.due() {
+            tracing::debug!(signal = %sig, "grace period over");
+            let _ = kill(cell.init, sig);
         }
     }
 }
@@ -130,4 +152,39 @@ fn stdin_can_hang_up(fd: BorrowedFd<'_>) -> bool {
 /// POLLRDHUP: a socket peer shut down its writing side (pipes report POLLHUP instead).
 fn rdhup() -> PollFlags {
     PollFlags::from_bits_retain(libc::POLLRDHUP)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hangup_escalates_to_sigterm_then_sigkill() {
+        let mut e = Escalation::new(Duration::ZERO);
+        assert_eq!(e.due(), None, "nothing before an event");
+        e.on_hangup();
+        assert_eq!(e.due(), Some(Signal::SIGTERM));
+        assert_eq!(e.due(), Some(Signal::SIGKILL));
+        assert_eq!(e.due(), None, "nothing after SIGKILL");
+    }
+
+    #[test]
+    fn a_forwarded_termination_signal_leads_to_sigkill_only() {
+        let mut e = Escalation::new(Duration::ZERO);
+        e.on_signal(Signal::SIGUSR1);
+        assert_eq!(e.due(), None, "SIGUSR1 starts no countdown");
+        e.on_signal(Signal::SIGINT);
+        e.on_hangup(); // a countdown already runs: no second one
+        assert_eq!(e.due(), Some(Signal::SIGKILL));
+        assert_eq!(e.due(), None);
+    }
+
+    #[test]
+    fn nothing_is_due_within_the_grace_period() {
+        let mut e = Escalation::new(Duration::from_secs(3600));
+        assert_eq!(e.timeout(), PollTimeout::NONE, "no deadline: wait for events");
+        e.on_hangup();
+        assert_eq!(e.due(), None);
+        assert_ne!(e.timeout(), PollTimeout::NONE);
+    }
 }

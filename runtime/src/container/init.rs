@@ -10,13 +10,13 @@
 //! gets the grace period, then SIGTERM, then SIGKILL.
 
 use crate::plan::{ExecPlan, LandlockPlan, LimitsPlan, SeccompPolicy};
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::poll::{poll, PollFd, PollFlags};
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What the launcher tells the init, on the first line of stdin.
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
@@ -235,7 +235,7 @@ fn supervise(server: Pid, signals: &SigSet, grace: Duration) -> nix::Result<i32>
     // SAFETY: fd 0 stays open for the life of the init.
     let stdin = unsafe { BorrowedFd::borrow_raw(0) };
     let mut watch_stdin = true;
-    let mut deadline: Option<(Instant, Signal)> = None;
+    let mut escalation = crate::supervise::Escalation::new(grace);
     loop {
         loop {
             match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
@@ -245,12 +245,7 @@ fn supervise(server: Pid, signals: &SigSet, grace: Duration) -> nix::Result<i32>
                 Ok(_) => continue,
             }
         }
-        let timeout = match deadline {
-            Some((at, _)) => {
-                PollTimeout::try_from(at.saturating_duration_since(Instant::now())).unwrap_or(PollTimeout::MAX)
-            }
-            None => PollTimeout::NONE,
-        };
+        let timeout = escalation.timeout();
         let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
         if watch_stdin {
             fds.push(PollFd::new(stdin, PollFlags::from_bits_retain(libc::POLLRDHUP)));
@@ -271,23 +266,16 @@ fn supervise(server: Pid, signals: &SigSet, grace: Duration) -> nix::Result<i32>
                 let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else { continue };
                 if sig != Signal::SIGCHLD {
                     let _ = kill(server, sig);
-                    if deadline.is_none() && matches!(sig, Signal::SIGTERM | Signal::SIGINT | Signal::SIGHUP) {
-                        deadline = Some((Instant::now() + grace, Signal::SIGKILL));
-                    }
+                    escalation.on_signal(sig);
                 }
             }
         }
         if hup {
             watch_stdin = false;
-            if deadline.is_none() {
-                deadline = Some((Instant::now() + grace, Signal::SIGTERM));
-            }
+            escalation.on_hangup();
         }
-        if let Some((at, sig)) = deadline {
-            if Instant::now() >= at {
-                let _ = kill(server, sig);
-                deadline = (sig == Signal::SIGTERM).then(|| (Instant::now() + grace, Signal::SIGKILL));
-            }
+        if let Some(sig) = escalation.due() {
+            let _ = kill(server, sig);
         }
     }
 }
