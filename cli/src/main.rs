@@ -161,6 +161,9 @@ enum ImageAction {
     Build {
         #[arg(default_value = "base")]
         kinds: Vec<String>,
+        /// The uv binary to put in the python image (default: uv on PATH, if any).
+        #[arg(long, value_name = "PATH")]
+        uv: Option<PathBuf>,
     },
     /// List the images mcpcell can build and whether the engine has them.
     List,
@@ -321,9 +324,10 @@ fn image(action: ImageAction) -> Result<ExitCode> {
     rt.block_on(async {
         let docker = container::engine::connect().await.map_err(anyhow::Error::msg)?;
         match action {
-            ImageAction::Build { kinds } => {
+            ImageAction::Build { kinds, uv } => {
+                let options = container::image::BuildOptions { uv };
                 for kind in kinds {
-                    container::image::build(&docker, &kind, &mut |line| eprintln!("mcpcell: {kind}: {line}"))
+                    container::image::build(&docker, &kind, &options, &mut |line| eprintln!("mcpcell: {kind}: {line}"))
                         .await
                         .map_err(anyhow::Error::msg)?;
                 }

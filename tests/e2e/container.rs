@@ -476,7 +476,8 @@ fn python_image() -> String {
     static BUILT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     BUILT
         .get_or_init(|| {
-            let out = mcpcell_run(&["image", "build", "python"]);
+            let uv = std::env::var("MCPCELL_TEST_UV").expect("MCPCELL_TEST_UV (set by scripts/test)");
+            let out = mcpcell_run(&["image", "build", "python", "--uv", &uv]);
             assert_code(&out, 0, "mcpcell image build python");
             assert!(out.stderr().contains("built mcpcell/python:"), "progress is shown:{}", out.describe());
             let list = mcpcell_run(&["image", "list"]).stdout();
@@ -496,6 +497,10 @@ fn an_image_brings_its_own_runtime_without_the_hosts() {
     let out = ccell().flag("--image", &image).run("python3", &["-c", script], None);
     assert_code(&out, 0, "python3 from the python image");
     assert_eq!(out.stdout().trim(), "no-node", "the host's /usr shows through the image:{}", out.describe());
+    // "Python with uv": uv runs from the image too.
+    let out = ccell().flag("--image", &image).run("uv", &["--version"], None);
+    assert_code(&out, 0, "uv from the python image");
+    assert!(out.stdout().starts_with("uv "), "{}", out.describe());
     // Control: without an image the host's system trees are bound, and the host has node.
     assert!(Path::new("/usr/bin/node").exists(), "the control needs node on the host");
     let out = ccell().run("/usr/bin/python3", &["-c", script], None);

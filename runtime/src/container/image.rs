@@ -24,7 +24,7 @@ pub const KINDS: &[(&str, &str)] = &[
     ("base", "mount points only; the host's system trees are bound read-only at run time (default)"),
     ("static", "base + TLS roots, for static binaries"),
     ("node", "base + the host's node and the libraries it loads"),
-    ("python", "base + the host's /usr/bin/python3, its standard library and the libraries it loads"),
+    ("python", "base + the host's /usr/bin/python3, its standard library, the libraries it loads, and uv"),
 ];
 
 /// The reference of image `kind` for this version of mcpcell.
@@ -47,10 +47,19 @@ pub struct RootfsPlan {
     pub symlinks: Vec<(PathBuf, PathBuf)>,
     /// Host paths copied at the same path (directories recursively).
     pub copies: Vec<PathBuf>,
+    /// Host files copied to another path in the image (source, destination).
+    pub placed: Vec<(PathBuf, PathBuf)>,
+}
+
+/// Choices for `plan_rootfs`.
+#[derive(Debug, Default, Clone)]
+pub struct BuildOptions {
+    /// The `uv` binary for the python image (default: `uv` on PATH; none: built without uv).
+    pub uv: Option<PathBuf>,
 }
 
 /// Plan the root filesystem of `kind` from this host.
-pub fn plan_rootfs(kind: &str) -> Result<RootfsPlan, String> {
+pub fn plan_rootfs(kind: &str, options: &BuildOptions) -> Result<RootfsPlan, String> {
     let mut plan = RootfsPlan { dirs: MOUNT_POINTS.iter().map(PathBuf::from).collect(), ..Default::default() };
     // The host's merged-/usr symlinks (/bin -> usr/bin, ...): the bound trees need them.
     let root = std::fs::read_dir("/").map_err(|e| format!("listing /: {e}"))?;
@@ -87,6 +96,17 @@ pub fn plan_rootfs(kind: &str) -> Result<RootfsPlan, String> {
                 "/etc/ssl/certs",
                 "/usr/share/ca-certificates",
             ]));
+            // uv (a static binary) and its uvx, at /usr/bin.
+            if let Some(uv) = options.uv.clone().or_else(|| which("uv")) {
+                if !uv.is_file() {
+                    return Err(format!("{}: no such uv binary", uv.display()));
+                }
+                plan.placed.push((uv.clone(), "usr/bin/uv".into()));
+                let uvx = uv.with_file_name("uvx");
+                if uvx.is_file() {
+                    plan.placed.push((uvx, "usr/bin/uvx".into()));
+                }
+            }
             // Extension modules load libraries of their own (_ssl: libssl, libcrypto).
             let dynload = PathBuf::from(format!("/usr/lib/{version}/lib-dynload"));
             if let Ok(rd) = std::fs::read_dir(&dynload) {
@@ -214,13 +234,28 @@ pub fn write_tar(plan: &RootfsPlan) -> Result<Vec<u8>, String> {
             tar.append_path_with_name(path, rel).map_err(|e| io(&path.display().to_string(), e))?;
         }
     }
+    for (src, dest) in &plan.placed {
+        let mut file = std::fs::File::open(src).map_err(|e| io(&src.display().to_string(), e))?;
+        tar.append_file(dest, &mut file).map_err(|e| io(&src.display().to_string(), e))?;
+    }
     tar.into_inner().map_err(|e| io("finishing the archive", e))
 }
 
 /// Build (import) image `kind`, reporting progress through `progress`. Returns the reference.
-pub async fn build(docker: &Docker, kind: &str, progress: &mut dyn FnMut(&str)) -> Result<String, String> {
+pub async fn build(
+    docker: &Docker,
+    kind: &str,
+    options: &BuildOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<String, String> {
     progress(&format!("assembling the {kind} root filesystem from this host"));
-    let plan = plan_rootfs(kind)?;
+    let plan = plan_rootfs(kind, options)?;
+    if kind == "python" {
+        match plan.placed.iter().find(|(_, d)| d == Path::new("usr/bin/uv")) {
+            Some((uv, _)) => progress(&format!("with uv from {}", uv.display())),
+            None => progress("without uv (none on PATH: pip install uv, or give --uv PATH)"),
+        }
+    }
     let tar = write_tar(&plan)?;
     let reference = reference(kind);
     progress(&format!("importing {} MiB as {reference}", tar.len().div_ceil(1 << 20)));
@@ -259,7 +294,7 @@ mod tests {
 
     #[test]
     fn base_has_mount_points_host_symlinks_and_the_init_libraries() {
-        let plan = plan_rootfs("base").unwrap();
+        let plan = plan_rootfs("base", &BuildOptions::default()).unwrap();
         for d in ["proc", "dev", "tmp", "etc", ".mcpcell"] {
             assert!(plan.dirs.contains(&PathBuf::from(d)), "{d}");
         }
@@ -276,7 +311,7 @@ mod tests {
 
     #[test]
     fn an_unknown_image_names_the_ones_there_are() {
-        let e = plan_rootfs("ruby").unwrap_err();
+        let e = plan_rootfs("ruby", &BuildOptions::default()).unwrap_err();
         assert!(e.contains("base, static, node, python"), "{e}");
     }
 }

@@ -111,7 +111,11 @@ async fn session(job: &Job, report: &mut Option<OwnedFd>, started: &mut Started)
     if !image::exists(&docker, &c.image).await.map_err(refused)? {
         if c.image == image::reference("base") {
             eprintln!("mcpcell: building the base image {} (first use; `mcpcell image build base`)", c.image);
-            image::build(&docker, "base", &mut |line| eprintln!("mcpcell: image: {line}")).await.map_err(refused)?;
+            image::build(&docker, "base", &image::BuildOptions::default(), &mut |line| {
+                eprintln!("mcpcell: image: {line}")
+            })
+            .await
+            .map_err(refused)?;
         } else {
             return Err(refused(format!(
                 "image {} is not present in the engine; build it with `mcpcell image build` (mcpcell never pulls)",
