@@ -132,6 +132,7 @@ pub fn profile(args: ExecArgs, ctx: &LoadContext) -> Result<Profile> {
             args: rest.to_vec(),
             env,
             cwd: args.cwd.as_ref().map(|c| grant(c).map(|g| g.path)).transpose()?,
+            ..Server::default()
         },
         filesystem: Filesystem {
             read: args.read.iter().map(grant).collect::<Result<_>>()?,

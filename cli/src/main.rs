@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use mcpcell_profiles::{LoadContext, Profile};
 use mcpcell_runtime::jail::SpawnError;
 use mcpcell_runtime::mcp_client::ToolInfo;
-use mcpcell_runtime::{container, explain, host, launch, supervise};
+use mcpcell_runtime::{container, explain, host, launch, packages, supervise};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,8 +33,15 @@ const EXIT_REFUSED: u8 = 125;
         mcpcell explain everything            what the 'everything' profile allows\n  \
         mcpcell tools everything              start it in a cell and list its tools\n  \
         mcpcell run ./github.toml             what an MCP client config runs\n  \
-        mcpcell exec --read ~/docs -- ls ~/docs\n  \
-        mcpcell wrap .cursor/mcp.json         show how a client config would change\n\n\
+        mcpcell run npm:@scope/server@1.2.3   a package, installed and pinned on first use
+  \
+        mcpcell install github                install and pin a profile's package now
+  \
+        mcpcell exec --read ~/docs -- ls ~/docs
+  \
+        mcpcell wrap .cursor/mcp.json         show how a client config would change
+
+\
         In an MCP client config, replace  \"command\": \"npx\", \"args\": [\"-y\", \"pkg\"]\n  \
         with  \"command\": \"mcpcell\", \"args\": [\"run\", \"PROFILE\"]"
 )]
@@ -60,9 +67,16 @@ enum Command {
     /// Run an MCP server from a profile in a cell, relaying stdio. Exits with the server's status.
     ///
     /// PROFILE is a built-in name (see `mcpcell profiles`), an installed profile
-    /// (~/.config/mcpcell/profiles/NAME.toml) or a path to a .toml file.
+    /// (~/.config/mcpcell/profiles/NAME.toml), a path to a .toml file, or a package:
+    /// npm:NAME[@VERSION] or pypi:NAME[==VERSION]. A package runs with the catalogue's profile
+    /// for it, if there is one, else with nothing granted (no files, no network, no secrets).
+    /// Packages are installed outside the cell on first use (install scripts off), pinned in the
+    /// lockfile, and verified before every start.
     Run {
         profile: String,
+        /// Run a package whose name resembles a catalogue package (the typosquat guard).
+        #[arg(long)]
+        i_mean_it: bool,
         /// Write the audit log (JSON lines) to FILE, overriding the profile's [audit] file.
         /// Turns the MCP-aware relay on.
         #[arg(long, value_name = "FILE")]
@@ -78,13 +92,26 @@ enum Command {
         #[arg(required = true)]
         profiles: Vec<String>,
     },
-    /// Say in plain words what a profile's cell allows (no secret values).
+    /// Say in plain words what a profile's cell allows (no secret values), and for a package its
+    /// pinned version, integrity, cache status and the read-only mounts it runs from.
     Explain { profile: String },
+    /// Install the packages of profiles (or npm:/pypi: specs) into the cache, pin them in their
+    /// lockfiles and verify them, without starting anything.
+    Install {
+        #[arg(required = true)]
+        profiles: Vec<String>,
+        /// Install a package whose name resembles a catalogue package (the typosquat guard).
+        #[arg(long)]
+        i_mean_it: bool,
+    },
     /// Start a profile's server in a cell, do the MCP handshake, list its tools, and exit.
     ///
     /// A smoke test before wiring a profile into a client.
     Tools {
         profile: String,
+        /// Run a package whose name resembles a catalogue package (the typosquat guard).
+        #[arg(long)]
+        i_mean_it: bool,
         /// Give up if the server has not answered within this many seconds.
         #[arg(long, default_value_t = 60)]
         timeout: u64,
@@ -178,7 +205,7 @@ enum SecretsAction {
 
 #[derive(Subcommand)]
 enum ProfilesAction {
-    /// Print a built-in profile's TOML.
+    /// Print a built-in profile's TOML (with its header comment).
     Show { name: String },
 }
 
@@ -211,8 +238,11 @@ fn init_logging(format: LogFormat, verbose: u8) {
 
 fn dispatch(command: Command) -> Result<ExitCode> {
     match command {
-        Command::Run { profile, audit, args } => {
-            let mut profile = load(&profile)?;
+        Command::Run { profile, audit, i_mean_it, args } => {
+            let mut profile = match packaged(&load(&profile)?, i_mean_it) {
+                Ok(p) => p,
+                Err(code) => return Ok(code),
+            };
             profile.server.args.extend(args);
             if let Some(file) = audit {
                 let cwd = std::env::current_dir().context("reading the current directory")?;
@@ -222,19 +252,24 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         }
         Command::Exec(args) => run(&adhoc::profile(*args, &load_context())?),
         Command::Check { profiles } => Ok(check(&profiles)),
-        Command::Explain { profile } => {
-            let profile = load(&profile)?;
-            let plan = launch::prepare(&profile);
-            print!("{}", explain::explain(&profile, &plan, &host::report()));
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Tools { profile, timeout, json } => tools(&load(&profile)?, Duration::from_secs(timeout), json),
-        Command::Lock { profile, timeout } => lock(&load(&profile)?, Duration::from_secs(timeout)),
-        Command::Diff { profile, timeout } => diff(&profile, &load(&profile)?, Duration::from_secs(timeout)),
+        Command::Explain { profile } => explain_profile(&load(&profile)?),
+        Command::Install { profiles, i_mean_it } => install(&profiles, i_mean_it),
+        Command::Tools { profile, timeout, json, i_mean_it } => match packaged(&load(&profile)?, i_mean_it) {
+            Ok(p) => tools(&p, Duration::from_secs(timeout), json),
+            Err(code) => Ok(code),
+        },
+        Command::Lock { profile, timeout } => match packaged(&load(&profile)?, false) {
+            Ok(p) => lock(&p, Duration::from_secs(timeout)),
+            Err(code) => Ok(code),
+        },
+        Command::Diff { profile: spec, timeout } => match packaged(&load(&spec)?, false) {
+            Ok(p) => diff(&spec, &p, Duration::from_secs(timeout)),
+            Err(code) => Ok(code),
+        },
         Command::Doctor { json } => doctor(json),
         Command::Profiles { action: None } => {
             for b in mcpcell_profiles::builtins() {
-                println!("{:<14} {}", b.name, b.description);
+                println!("{:<20} {}", b.name, b.description);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -274,7 +309,84 @@ fn load_context() -> LoadContext {
 fn load(spec: &str) -> Result<Profile> {
     // Paths are checked by the runtime when the cell is built (with `explain` showing them);
     // `check` asks the parser to check them too, with line and column.
+    if mcpcell_profiles::PackageRef::is_package_spec(spec) {
+        return Ok(mcpcell_profiles::package_profile(spec, &load_context())?);
+    }
     Ok(mcpcell_profiles::load(spec, &load_context())?)
+}
+
+fn package_dirs(profile: &Profile) -> packages::Dirs {
+    packages::Dirs::for_profile(profile, &launch::identity().home, &|k| std::env::var(k).ok())
+}
+
+/// A package profile installed (if needed), verified and turned into the command profile the
+/// cell runs; other profiles unchanged. Err: refused (the message is printed).
+fn packaged(profile: &Profile, i_mean_it: bool) -> Result<Profile, ExitCode> {
+    let opts = packages::Options { i_mean_it };
+    let mut progress = |line: &str| eprintln!("mcpcell: {line}");
+    match packages::prepare(profile, &package_dirs(profile), &opts, &mut progress) {
+        Ok(Some(prepared)) => Ok(prepared.profile),
+        Ok(None) => Ok(profile.clone()),
+        Err(e) => {
+            eprintln!("mcpcell: error: {e}");
+            Err(ExitCode::from(EXIT_REFUSED))
+        }
+    }
+}
+
+fn install(specs: &[String], i_mean_it: bool) -> Result<ExitCode> {
+    let mut ok = true;
+    for spec in specs {
+        let profile = load(spec)?;
+        let opts = packages::Options { i_mean_it };
+        let mut progress = |line: &str| eprintln!("mcpcell: {line}");
+        match packages::prepare(&profile, &package_dirs(&profile), &opts, &mut progress) {
+            Ok(Some(p)) => {
+                let lp = p.report.locked.as_ref();
+                println!(
+                    "{spec}: {} {} ({}), {} in {}",
+                    p.report.requested.key(),
+                    lp.map_or("?", |l| l.version.as_str()),
+                    lp.map_or("?", |l| l.integrity.as_str()),
+                    match p.report.status {
+                        packages::PackageStatus::Verified => "verified",
+                        _ => "installed",
+                    },
+                    p.report.tree.as_ref().map_or(String::new(), |t| t.display().to_string())
+                );
+            }
+            Ok(None) => println!("{spec}: runs a command, nothing to install"),
+            Err(e) => {
+                eprintln!("mcpcell: error: {spec}: {e}");
+                ok = false;
+            }
+        }
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(EXIT_REFUSED) })
+}
+
+fn explain_profile(profile: &Profile) -> Result<ExitCode> {
+    let dirs = package_dirs(profile);
+    let report = packages::inspect(profile, &dirs);
+    // A verified package is turned into the command profile the cell runs (no install, no
+    // network: `inspect` said it is in the cache and matches the lockfile).
+    let runnable = match &report {
+        Some(r) if r.status == packages::PackageStatus::Verified => {
+            packages::prepare(profile, &dirs, &packages::Options { i_mean_it: true }, &mut |_| {})
+                .ok()
+                .flatten()
+                .map(|p| p.profile)
+        }
+        _ => None,
+    };
+    let shown = runnable.as_ref().unwrap_or(profile);
+    let plan = launch::prepare(shown);
+    let mut text = explain::explain(shown, &plan, &host::report());
+    if let Some(report) = &report {
+        text.sections.insert(2.min(text.sections.len()), explain::package_section(report));
+    }
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
 }
 
 fn check(specs: &[String]) -> ExitCode {
@@ -389,13 +501,15 @@ fn lock(profile: &Profile, timeout: Duration) -> Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     let raw: Vec<Value> = tools.into_iter().map(|t| t.raw).collect();
-    let lockfile = mcpcell_runtime::relay::lock::lock_from_tools(&init, &raw);
+    let mut lockfile = mcpcell_runtime::relay::lock::lock_from_tools(&init, &raw);
     let path = launch::prepare(profile)?.lock_path;
+    // Re-pinning the tools keeps the package pin.
+    lockfile.package = mcpcell_profiles::Lockfile::read(&path)?.and_then(|l| l.package);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     std::fs::write(&path, lockfile.to_pretty_json()).with_context(|| format!("writing {}", path.display()))?;
-    println!("pinned {} tools to {}", lockfile.tools.len(), path.display());
+    println!("pinned {} tools to {}", lockfile.tools.as_ref().map_or(0, Vec::len), path.display());
     Ok(ExitCode::SUCCESS)
 }
 

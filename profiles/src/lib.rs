@@ -9,6 +9,7 @@ mod catalogue;
 mod error;
 mod host;
 mod lockfile;
+mod package;
 pub mod model;
 mod parse;
 mod paths;
@@ -19,10 +20,13 @@ mod size;
 
 use std::path::PathBuf;
 
-pub use catalogue::{builtin, builtins, Builtin};
+pub use catalogue::{builtin, builtin_for_package, builtins, catalogue_packages, Builtin};
 pub use error::{Location, ProfileError};
 pub use host::DEFAULT_PORT;
-pub use lockfile::{lockfile_path, LockedServer, LockedTool, Lockfile, LOCKFILE_VERSION};
+pub use lockfile::{
+    lockfile_path, LockedDist, LockedEntry, LockedPackage, LockedServer, LockedTool, Lockfile, LOCKFILE_VERSION,
+};
+pub use package::{edit_distance, normalize_pypi, resembles, Ecosystem, PackageRef, PackageVersion};
 pub use model::*;
 pub use parse::is_env_name;
 pub use paths::expand_path;
@@ -45,6 +49,32 @@ pub struct LoadContext {
 /// `ctx.profile_dirs`, else the built-in catalogue; follows `extends`, merges, validates.
 pub fn load(spec: &str, ctx: &LoadContext) -> Result<Profile, ProfileError> {
     resolve::load(spec, ctx)
+}
+
+/// The profile `mcpcell run npm:NAME[@VERSION]` / `pypi:NAME[==VERSION]` runs: the catalogue
+/// profile of that package when there is one (with the version given on the command line, if
+/// any, in place of the catalogue's pin), else a least-privilege profile granting nothing.
+/// Its name (for the lockfile) is the catalogue name, or `npm-NAME` / `pypi-NAME` with `@`
+/// dropped and `/` turned into `-`.
+pub fn package_profile(spec: &str, ctx: &LoadContext) -> Result<Profile, ProfileError> {
+    let at = || Location::start("<command line>");
+    let pkg: PackageRef = spec.parse().map_err(|why: String| ProfileError::invalid(at(), why))?;
+    let quoted = |s: &str| serde_json::Value::String(s.to_string()).to_string();
+    let builtin = catalogue::builtin_for_package(&pkg);
+    if let (Some(b), PackageVersion::Latest) = (builtin, &pkg.version) {
+        return load(b.name, ctx);
+    }
+    let text = match builtin {
+        Some(b) => format!("extends = {}\n[server]\npackage = {}\n", quoted(b.name), quoted(&pkg.to_string())),
+        None => format!(
+            "description = {}\n[server]\npackage = {}\n",
+            quoted(&format!("{pkg} with nothing granted: no files, no network, no secrets")),
+            quoted(&pkg.to_string())
+        ),
+    };
+    let mut profile = parse_str(&text, Origin::AdHoc, ctx)?;
+    profile.name = format!("{}-{}", pkg.ecosystem.prefix(), pkg.name.trim_start_matches('@').replace('/', "-"));
+    Ok(profile)
 }
 
 /// Parses profile text as if it came from `origin` (which names it in errors and anchors

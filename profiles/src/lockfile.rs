@@ -1,4 +1,6 @@
-//! Tool-pin lockfiles: what `mcpcell lock PROFILE` records and the relay checks tools against.
+//! Lockfiles: the tool pins `mcpcell lock PROFILE` records and the relay checks tools against,
+//! and the package pin (resolved version, registry integrity, installed-tree hash) of a
+//! `[server] package` profile, written at first install and verified at every start.
 //!
 //! Plain data plus reading and stable writing; hashing the tools and comparing them is the
 //! relay's job.
@@ -22,7 +24,68 @@ pub struct Lockfile {
     /// The server's `serverInfo` when the lockfile was written (informational).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<LockedServer>,
-    pub tools: Vec<LockedTool>,
+    /// The pinned tools; `None` when no tools are pinned (a lockfile holding only a package pin).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<LockedTool>>,
+    /// The pinned package of a `[server] package` profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<LockedPackage>,
+}
+
+/// What a `[server] package` resolved to when it was first installed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedPackage {
+    /// Registry and name, without a version: `npm:@scope/name`, `pypi:name`.
+    pub source: String,
+    /// The profile's `package` when this was resolved (`npm:x` or `npm:x@1.2.3`): a profile
+    /// asking for another version re-resolves.
+    pub requested: String,
+    /// The resolved exact version.
+    pub version: String,
+    /// The registry's integrity of the package itself: npm's `sha512-<base64>` from the
+    /// package-lock, or `sha256:<hex>` of the PyPI file.
+    pub integrity: String,
+    /// The command the server runs: the npm `bin` or console script name, and its target
+    /// (a path in the package for npm, `module:function` for PyPI).
+    pub entry: LockedEntry,
+    /// PyPI: the Python version (`3.11`) the distributions were installed for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python: Option<String>,
+    /// Whether the install scripts ran (inside a cell) when it was installed.
+    #[serde(default)]
+    pub install_scripts: bool,
+    /// SHA-256 over the installed tree (every path, type, executable bit, file content and
+    /// link target, sorted); checked before every start.
+    pub tree_sha256: String,
+    /// npm: the package-lock's `packages` map (each dependency's version, `resolved` URL and
+    /// `integrity`), from which an identical tree is reinstalled with `npm ci`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub npm_packages: Option<serde_json::Map<String, serde_json::Value>>,
+    /// PyPI: every installed distribution with the SHA-256 of its file, reinstalled with
+    /// `pip --require-hashes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pypi_dists: Option<Vec<LockedDist>>,
+}
+
+/// The entry point of a package.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedEntry {
+    pub name: String,
+    pub target: String,
+}
+
+/// One PyPI distribution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedDist {
+    pub name: String,
+    pub version: String,
+    /// Lower-case hex SHA-256 of the wheel (or sdist) file.
+    pub sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// The server's self-reported name and version.
@@ -85,7 +148,14 @@ impl Lockfile {
                 ),
             ));
         }
-        serde_json::from_str(text).map_err(json_err)
+        let lock: Lockfile = serde_json::from_str(text).map_err(json_err)?;
+        if lock.tools.is_none() && lock.package.is_none() {
+            return Err(ProfileError::invalid(
+                Location::start(file),
+                format!("lockfile has neither \"tools\" nor \"package\"; {fix}"),
+            ));
+        }
+        Ok(lock)
     }
 
     /// Stable pretty JSON for review in git: tools sorted by name, 2-space indent, trailing
@@ -93,7 +163,9 @@ impl Lockfile {
     /// its `preserve_order` feature is on).
     pub fn to_pretty_json(&self) -> String {
         let mut sorted = self.clone();
-        sorted.tools.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.sha256.cmp(&b.sha256)));
+        if let Some(tools) = &mut sorted.tools {
+            tools.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.sha256.cmp(&b.sha256)));
+        }
         let mut text = serde_json::to_string_pretty(&sorted).expect("a lockfile always serialises");
         text.push('\n');
         text

@@ -41,7 +41,17 @@ pub struct Profile {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Server {
     /// A bare name (looked up in the host's PATH before the cell is built) or an absolute path.
+    /// Empty when the server is a [`Server::package`]: the runtime then installs the package and
+    /// finds the command from its metadata.
     pub command: String,
+    /// `package = "npm:..."` / `"pypi:..."`: the server is this package, installed by mcpcell
+    /// outside the cell (mutually exclusive with `command`).
+    pub package: Option<crate::package::PackageRef>,
+    /// `install_scripts = true`: let the package's install scripts run (inside a cell with no
+    /// network). Off by default.
+    pub install_scripts: bool,
+    /// `i_mean_it = true`: the package name resembles a catalogue package and that is intended.
+    pub i_mean_it: bool,
     pub args: Vec<String>,
     /// Literal, non-secret environment values. Secrets go in `[secrets]`.
     pub env: BTreeMap<String, String>,

@@ -13,7 +13,7 @@ use crate::size::{format_size, parse_size};
 
 pub(crate) const TOP_KEYS: &[&str] =
     &["description", "extends", "server", "filesystem", "network", "secrets", "limits", "sandbox", "tools", "audit"];
-pub(crate) const SERVER_KEYS: &[&str] = &["command", "args", "env", "cwd"];
+pub(crate) const SERVER_KEYS: &[&str] = &["command", "package", "install_scripts", "i_mean_it", "args", "env", "cwd"];
 pub(crate) const FILESYSTEM_KEYS: &[&str] = &["read", "write"];
 pub(crate) const GRANT_KEYS: &[&str] = &["path", "optional"];
 pub(crate) const NETWORK_KEYS: &[&str] = &["egress"];
@@ -95,6 +95,9 @@ pub(crate) struct Layer {
     pub description: Option<String>,
     pub extends: Option<At<String>>,
     pub command: Option<At<String>>,
+    pub package: Option<At<crate::package::PackageRef>>,
+    pub install_scripts: Option<bool>,
+    pub i_mean_it: Option<bool>,
     pub args: Option<Vec<String>>,
     pub env: BTreeMap<String, At<String>>,
     pub cwd: Option<At<Grant>>,
@@ -155,6 +158,9 @@ pub(crate) fn parse_layer(text: &str, origin: Origin, home: &Path) -> Result<Lay
             description: None,
             extends: None,
             command: None,
+            package: None,
+            install_scripts: None,
+            i_mean_it: None,
             args: None,
             env: BTreeMap::new(),
             cwd: None,
@@ -402,8 +408,24 @@ impl Parser<'_> {
                             format!("server.command \"{command}\" is a relative path; use a bare program name (found via PATH) or an absolute path"),
                         ));
                     }
+                    if self.layer.package.is_some() {
+                        return Err(both_command_and_package(src, value));
+                    }
                     self.layer.command = Some(At { value: command, at: src.loc(value.span()) });
                 }
+                "package" => {
+                    let text = src.string("server.package", value)?;
+                    let package: crate::package::PackageRef =
+                        text.parse().map_err(|why: String| src.err(value.span(), format!("server.package: {why}")))?;
+                    if self.layer.command.is_some() {
+                        return Err(both_command_and_package(src, value));
+                    }
+                    self.layer.package = Some(At { value: package, at: src.loc(value.span()) });
+                }
+                "install_scripts" => {
+                    self.layer.install_scripts = Some(src.boolean("server.install_scripts", value)?);
+                }
+                "i_mean_it" => self.layer.i_mean_it = Some(src.boolean("server.i_mean_it", value)?),
                 "args" => {
                     let mut args = Vec::new();
                     for (i, item) in src.array("server.args", value)?.iter().enumerate() {
@@ -781,6 +803,13 @@ impl Parser<'_> {
         }
         Ok(())
     }
+}
+
+fn both_command_and_package(src: &Src, value: &Node) -> ProfileError {
+    src.err(
+        value.span(),
+        "[server] has both command and package; a server is either a package mcpcell installs (package = \"npm:...\" or \"pypi:...\") or a command already on the host: remove one",
+    )
 }
 
 /// A `tools.*calls_per_minute` rate: 1 to 100000 calls per sliding minute.

@@ -162,6 +162,7 @@ fn find_extended(
 
 /// `child` over `parent`: tables merge key by key (child wins), arrays are replaced whole.
 fn merge(parent: Layer, child: Layer) -> Layer {
+    let server_set = child.command.is_some() || child.package.is_some();
     let mut env = parent.env;
     env.extend(child.env);
     let mut secrets = parent.secrets;
@@ -186,7 +187,11 @@ fn merge(parent: Layer, child: Layer) -> Layer {
         file: child.file,
         description: child.description.or(parent.description),
         extends: child.extends,
-        command: child.command.or(parent.command),
+        // A child naming either what to run replaces both: command and package exclude each other.
+        command: if server_set { child.command } else { parent.command },
+        package: if server_set { child.package } else { parent.package },
+        install_scripts: child.install_scripts.or(parent.install_scripts),
+        i_mean_it: child.i_mean_it.or(parent.i_mean_it),
         args: child.args.or(parent.args),
         env,
         cwd: child.cwd.or(parent.cwd),
@@ -221,11 +226,15 @@ fn merge(parent: Layer, child: Layer) -> Layer {
 
 /// Checks that need the merged profile, then builds it.
 fn finish(l: Layer, extends: Vec<Origin>, ctx: &LoadContext) -> Result<Profile, ProfileError> {
-    let Some(command) = l.command else {
-        return Err(ProfileError::invalid(
-            Location::start(&l.file),
-            "[server] command is missing; add [server] command = \"...\" naming the MCP server program, or extends = a profile that sets it",
-        ));
+    let command = match (l.command, &l.package) {
+        (Some(command), _) => command.value,
+        (None, Some(_)) => String::new(),
+        (None, None) => {
+            return Err(ProfileError::invalid(
+                Location::start(&l.file),
+                "[server] command is missing; add [server] command = \"...\" naming the MCP server program, package = \"npm:...\" or \"pypi:...\", or extends = a profile that sets one",
+            ))
+        }
     };
 
     let read = dedup_grants(l.read.unwrap_or_default());
@@ -392,7 +401,10 @@ fn finish(l: Layer, extends: Vec<Origin>, ctx: &LoadContext) -> Result<Profile, 
         extends,
         description: l.description,
         server: Server {
-            command: command.value,
+            command,
+            package: l.package.map(|p| p.value),
+            install_scripts: l.install_scripts.unwrap_or(false),
+            i_mean_it: l.i_mean_it.unwrap_or(false),
             args: l.args.unwrap_or_default(),
             env: l.env.into_iter().map(|(k, v)| (k, v.value)).collect(),
             cwd: l.cwd.map(|c| c.value.grant.path),

@@ -38,7 +38,7 @@ fn unknown_nested_keys() {
     );
     assert_eq!(
         error("[server]\ncommand = \"srv\"\nargv = []\n"),
-        "p.toml:3:1: unknown key \"argv\" in [server]; expected one of: command, args, env, cwd"
+        "p.toml:3:1: unknown key \"argv\" in [server]; expected one of: command, package, install_scripts, i_mean_it, args, env, cwd"
     );
     assert_eq!(
         with_cmd("[filesystem]\nread = [{ path = \"/x\", optinal = true }]\n"),
@@ -66,7 +66,7 @@ fn unknown_nested_keys() {
 fn top_level_key_after_a_table() {
     assert_eq!(
         error("[server]\ncommand = \"srv\"\nextends = \"memory\"\n"),
-        "p.toml:3:1: unknown key \"extends\" in [server]; expected one of: command, args, env, cwd (\"extends\" is a top-level key: move it above the first [table] header)"
+        "p.toml:3:1: unknown key \"extends\" in [server]; expected one of: command, package, install_scripts, i_mean_it, args, env, cwd (\"extends\" is a top-level key: move it above the first [table] header)"
     );
 }
 
@@ -294,11 +294,11 @@ fn read_and_write_same_path() {
 fn missing_command() {
     assert_eq!(
         error("description = \"x\"\n[server]\nargs = []\n"),
-        "p.toml:1:1: [server] command is missing; add [server] command = \"...\" naming the MCP server program, or extends = a profile that sets it"
+        "p.toml:1:1: [server] command is missing; add [server] command = \"...\" naming the MCP server program, package = \"npm:...\" or \"pypi:...\", or extends = a profile that sets one"
     );
     assert_eq!(
         error(""),
-        "p.toml:1:1: [server] command is missing; add [server] command = \"...\" naming the MCP server program, or extends = a profile that sets it"
+        "p.toml:1:1: [server] command is missing; add [server] command = \"...\" naming the MCP server program, package = \"npm:...\" or \"pypi:...\", or extends = a profile that sets one"
     );
 }
 

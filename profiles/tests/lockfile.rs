@@ -28,7 +28,8 @@ fn sample() -> Lockfile {
     Lockfile {
         version: LOCKFILE_VERSION,
         server: Some(LockedServer { name: "files".into(), version: "1.2.3".into() }),
-        tools: vec![tool("write_file", "bb"), tool("read_file", "aa")],
+        tools: Some(vec![tool("write_file", "bb"), tool("read_file", "aa")]),
+        package: None,
     }
 }
 
@@ -47,12 +48,12 @@ fn round_trip() {
     let back = Lockfile::read(&path).unwrap().expect("the file exists");
     // Written sorted by name; otherwise identical.
     let mut sorted = lock.clone();
-    sorted.tools.sort_by(|a, b| a.name.cmp(&b.name));
+    sorted.tools.as_mut().unwrap().sort_by(|a, b| a.name.cmp(&b.name));
     assert_eq!(back, sorted);
     assert_eq!(back.to_pretty_json(), lock.to_pretty_json());
 
     // No server info round-trips too (and is left out of the file).
-    let bare = Lockfile { version: 1, server: None, tools: vec![] };
+    let bare = Lockfile { version: 1, server: None, tools: Some(vec![]), package: None };
     fs::write(&path, bare.to_pretty_json()).unwrap();
     assert_eq!(Lockfile::read(&path).unwrap(), Some(bare));
 }
@@ -62,14 +63,15 @@ fn pretty_json_is_sorted_and_stable() {
     let lock = Lockfile {
         version: 1,
         server: Some(LockedServer { name: "s".into(), version: "0.1".into() }),
-        tools: vec![
+        tools: Some(vec![
             LockedTool { name: "b".into(), sha256: "22".into(), definition: json!({ "name": "b" }) },
             LockedTool {
                 name: "a".into(),
                 sha256: "11".into(),
                 definition: json!({ "name": "a", "description": "A", "annotations": { "readOnlyHint": true } }),
             },
-        ],
+        ]),
+        package: None,
     };
     let want = r#"{
   "version": 1,
@@ -102,10 +104,10 @@ fn pretty_json_is_sorted_and_stable() {
     assert_eq!(lock.to_pretty_json(), want);
     // The input order does not matter.
     let mut reversed = lock.clone();
-    reversed.tools.reverse();
+    reversed.tools.as_mut().unwrap().reverse();
     assert_eq!(reversed.to_pretty_json(), want);
     // Without server info the key is left out.
-    let bare = Lockfile { version: 1, server: None, tools: vec![] };
+    let bare = Lockfile { version: 1, server: None, tools: Some(vec![]), package: None };
     assert_eq!(bare.to_pretty_json(), "{\n  \"version\": 1,\n  \"tools\": []\n}\n");
 }
 
@@ -152,7 +154,7 @@ fn wrong_structure_names_the_position() {
     let err = read_text(&dir, "{\"version\": 1, \"tools\": [], \"extra\": true}").unwrap_err();
     assert!(err.to_string().contains("unknown field `extra`"), "{err}");
     let err = read_text(&dir, "{\"version\": 1}").unwrap_err();
-    assert!(err.to_string().contains("missing field `tools`"), "{err}");
+    assert!(err.to_string().contains("has neither \"tools\" nor \"package\""), "{err}");
 }
 
 #[test]

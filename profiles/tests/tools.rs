@@ -506,7 +506,7 @@ fn wrong_types() {
     // Written after [server], it lands there: the hint says to move it.
     assert_eq!(
         error("tools = 1\n"),
-        "p.toml:3:1: unknown key \"tools\" in [server]; expected one of: command, args, env, cwd (\"tools\" is a top-level key: move it above the first [table] header)"
+        "p.toml:3:1: unknown key \"tools\" in [server]; expected one of: command, package, install_scripts, i_mean_it, args, env, cwd (\"tools\" is a top-level key: move it above the first [table] header)"
     );
     assert_eq!(error("[tools]\nallow = \"read_*\"\n"), "p.toml:4:9: tools.allow: expected an array, found a string");
     assert_eq!(

@@ -27,6 +27,54 @@ impl fmt::Display for Explanation {
     }
 }
 
+/// The `Package` section: what `[server] package` is pinned to and whether the cache matches.
+pub fn package_section(r: &crate::packages::PackageReport) -> (String, Vec<String>) {
+    use crate::packages::PackageStatus;
+    let mut lines = vec![format!("requested: {}", r.requested)];
+    match &r.locked {
+        Some(lp) => {
+            lines.push(format!("pinned: {} {} (lockfile {})", lp.source, lp.version, r.lock_path.display()));
+            lines.push(format!("registry integrity: {}", lp.integrity));
+            let deps = lp.npm_packages.as_ref().map_or_else(
+                || lp.pypi_dists.as_ref().map_or(0, |d| d.len().saturating_sub(1)),
+                |p| p.keys().filter(|k| !k.is_empty()).count().saturating_sub(1),
+            );
+            lines.push(format!("dependencies pinned with their integrity: {deps}"));
+            lines.push(format!("entry point: {} ({})", lp.entry.name, lp.entry.target));
+            lines.push(format!("installed tree sha256: {}", lp.tree_sha256));
+            lines.push(format!(
+                "install scripts: {}",
+                if lp.install_scripts { "ran at install, inside a cell with no network" } else { "not run" }
+            ));
+        }
+        None => lines.push(format!(
+            "not pinned yet: the first `mcpcell run` or `mcpcell install` resolves it, installs it and writes the pin to {}",
+            r.lock_path.display()
+        )),
+    }
+    lines.push(match &r.status {
+        PackageStatus::Verified => "cache: installed, matches the lockfile (starts with no network at all)".to_string(),
+        PackageStatus::Installed => "cache: installed just now".to_string(),
+        PackageStatus::NotInstalled => {
+            "cache: not installed; the first start installs it outside the cell (registry access needed once)".to_string()
+        }
+        PackageStatus::Tampered(path) => {
+            format!("cache: MODIFIED since it was installed ({}): `run` refuses to start it", path.display())
+        }
+    });
+    if let Some(tree) = &r.tree {
+        lines.push(format!("mounted read-only: {}", tree.display()));
+    }
+    if let Some(interp) = &r.interpreter {
+        match &r.interpreter_mount {
+            Some(m) => lines.push(format!("interpreter: {} (mounted read-only: {})", interp.display(), m.display())),
+            None => lines.push(format!("interpreter: {} (part of the read-only system directories)", interp.display())),
+        }
+    }
+    lines.push("no registry access at run time: the cell gets only the profile's [network] egress".into());
+    ("Package".into(), lines)
+}
+
 pub fn explain(profile: &Profile, plan: &Result<CellPlan, RuntimeError>, host: &HostReport) -> Explanation {
     let mut sections = Vec::new();
     let origin = match &profile.origin {
@@ -51,11 +99,21 @@ pub fn explain(profile: &Profile, plan: &Result<CellPlan, RuntimeError>, host: &
             let names: Vec<&str> = p.exec.env.iter().map(|(k, _)| k.as_str()).collect();
             server.push(format!("environment (nothing inherited): {}", names.join(", ")));
         }
-        Err(_) => {
-            let mut argv = vec![profile.server.command.clone()];
-            argv.extend(profile.server.args.iter().cloned());
-            server.push(format!("runs: {}", shell_words(&argv)));
-        }
+        Err(_) => match &profile.server.package {
+            Some(pkg) => server.push(format!(
+                "runs: the entry point of {pkg}{} (once installed: see Package)",
+                if profile.server.args.is_empty() {
+                    String::new()
+                } else {
+                    format!(" with arguments {}", shell_words(&profile.server.args))
+                }
+            )),
+            None => {
+                let mut argv = vec![profile.server.command.clone()];
+                argv.extend(profile.server.args.iter().cloned());
+                server.push(format!("runs: {}", shell_words(&argv)));
+            }
+        },
     }
     sections.push(("Server".into(), server));
 

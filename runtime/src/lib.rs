@@ -16,6 +16,7 @@ pub mod host;
 pub mod jail;
 pub mod launch;
 pub mod mcp_client;
+pub mod packages;
 pub mod plan;
 pub mod relay;
 pub mod supervise;

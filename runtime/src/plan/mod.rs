@@ -10,7 +10,7 @@
 mod container;
 mod landlock;
 mod mounts;
-mod resolve;
+pub(crate) mod resolve;
 mod seccomp;
 
 pub use self::landlock::LandlockPlan;
@@ -170,7 +170,7 @@ pub fn plan(profile: &Profile, host: &ResolvedHost) -> Result<CellPlan, RuntimeE
         // Secrets need the relay too: what the server sends back is checked for them.
         relay: (profile.tools.is_configured()
             || profile.audit.file.is_some()
-            || host.lockfile.is_some()
+            || host.lockfile.as_ref().is_some_and(|l| l.tools.is_some())
             || !host.secrets.is_empty())
         .then(|| crate::relay::session::RelayPlan {
             profile: profile.name.clone(),
@@ -184,7 +184,7 @@ pub fn plan(profile: &Profile, host: &ResolvedHost) -> Result<CellPlan, RuntimeE
             pins: crate::relay::session::PinPlan {
                 mode: profile.tools.pins,
                 lock_path: host.lock_path.clone(),
-                locked: host.lockfile.as_ref().map(|l| l.tools.clone()),
+                locked: host.lockfile.as_ref().and_then(|l| l.tools.clone()),
             },
             secrets: host.secrets.clone(),
         }),

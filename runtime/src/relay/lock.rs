@@ -22,7 +22,7 @@ pub fn lock_from_tools(init: &Value, tools: &[Value]) -> Lockfile {
         })
         .collect();
     locked.sort_by(|a, b| a.name.cmp(&b.name));
-    Lockfile { version: 1, server, tools: locked }
+    Lockfile { version: 1, server, tools: Some(locked), package: None }
 }
 
 fn pinned_fields(tool: &Value) -> Value {
@@ -46,14 +46,15 @@ pub fn report_changes(lock: &Lockfile, tools: &[Value]) -> Vec<String> {
     let definition = |tools: &'_ [LockedTool], name: &str| -> Option<Value> {
         tools.iter().find(|t| t.name == name).map(|t| t.definition.clone())
     };
+    let (locked, now) = (lock.tools.as_deref().unwrap_or_default(), now.tools.unwrap_or_default());
     let mut out = Vec::new();
-    for change in diff(&pins(&lock.tools), &pins(&now.tools)) {
+    for change in diff(&pins(locked), &pins(&now)) {
         match change {
             PinChange::Added(name) => out.push(format!("+ {name}")),
             PinChange::Removed(name) => out.push(format!("- {name}")),
             PinChange::Changed { name, .. } => {
                 out.push(format!("~ {name}"));
-                let (was, is) = (definition(&lock.tools, &name), definition(&now.tools, &name));
+                let (was, is) = (definition(locked, &name), definition(&now, &name));
                 for field in PINNED_FIELDS {
                     let (old, new) = (was.as_ref().and_then(|d| d.get(field)), is.as_ref().and_then(|d| d.get(field)));
                     if old != new {
@@ -88,7 +89,7 @@ mod tests {
             json!({"name": "gone", "description": "x"}),
         ];
         let lock = lock_from_tools(&json!({"serverInfo": {"name": "s", "version": "1"}}), &v1);
-        assert_eq!(lock.tools.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["add", "gone"]);
+        assert_eq!(lock.tools.as_deref().unwrap_or_default().iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["add", "gone"]);
         assert_eq!(lock.server, Some(LockedServer { name: "s".into(), version: "1".into() }));
         assert!(report_changes(&lock, &v1).is_empty(), "identical tools: no changes");
         let v2 = [
@@ -114,6 +115,6 @@ mod tests {
         let v1 = [json!({"name": "a", "description": "d", "_meta": {"x": 1}})];
         let lock = lock_from_tools(&Value::Null, &v1);
         assert!(report_changes(&lock, &[json!({"name": "a", "description": "d", "_meta": {"x": 2}})]).is_empty());
-        assert_eq!(lock.tools[0].definition, json!({"name": "a", "description": "d"}));
+        assert_eq!(lock.tools.as_deref().unwrap_or_default()[0].definition, json!({"name": "a", "description": "d"}));
     }
 }

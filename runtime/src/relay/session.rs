@@ -201,17 +201,22 @@ impl Shared {
         if st.locked.is_some() {
             return;
         }
-        let lock = super::lock::lock_from_tools(&Value::Null, tools);
+        let mut lock = super::lock::lock_from_tools(&Value::Null, tools);
         let path = &self.plan.pins.lock_path;
+        // Keep a package pin the lockfile already holds.
+        if let Ok(Some(existing)) = mcpcell_profiles::Lockfile::read(path) {
+            lock.package = existing.package;
+        }
+        let count = lock.tools.as_ref().map_or(0, Vec::len);
         let written = path
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)
             .and_then(|()| std::fs::write(path, lock.to_pretty_json()));
         match written {
             Ok(()) => {
-                tracing::info!(lockfile = %path.display(), tools = lock.tools.len(), "relay: pinned the tools (trust on first use)");
-                self.event(json!({ "event": "pinned", "tools": lock.tools.len() }));
-                st.locked = Some(lock.tools.into_iter().map(|t| (t.name, t.sha256)).collect());
+                tracing::info!(lockfile = %path.display(), tools = count, "relay: pinned the tools (trust on first use)");
+                self.event(json!({ "event": "pinned", "tools": count }));
+                st.locked = Some(lock.tools.unwrap_or_default().into_iter().map(|t| (t.name, t.sha256)).collect());
             }
             Err(e) => tracing::warn!(lockfile = %path.display(), error = %e, "relay: could not write the lockfile"),
         }
