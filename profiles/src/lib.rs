@@ -9,8 +9,8 @@ mod catalogue;
 mod error;
 mod host;
 mod lockfile;
-mod package;
 pub mod model;
+mod package;
 mod parse;
 mod paths;
 mod raw;
@@ -26,8 +26,8 @@ pub use host::DEFAULT_PORT;
 pub use lockfile::{
     lockfile_path, LockedDist, LockedEntry, LockedPackage, LockedServer, LockedTool, Lockfile, LOCKFILE_VERSION,
 };
-pub use package::{edit_distance, normalize_pypi, resembles, Ecosystem, PackageRef, PackageVersion};
 pub use model::*;
+pub use package::{edit_distance, normalize_pypi, resembles, Ecosystem, PackageRef, PackageVersion};
 pub use parse::is_env_name;
 pub use paths::expand_path;
 pub use resolve::MAX_EXTENDS_DEPTH;

@@ -86,11 +86,8 @@ impl std::str::FromStr for PackageRef {
 
 fn parse_npm(rest: &str) -> Result<PackageRef, String> {
     // A scoped name starts with '@': the version separator is the next '@' after the '/'.
-    let split = if let Some(scoped) = rest.strip_prefix('@') {
-        scoped.find('@').map(|i| i + 1)
-    } else {
-        rest.find('@')
-    };
+    let split =
+        if let Some(scoped) = rest.strip_prefix('@') { scoped.find('@').map(|i| i + 1) } else { rest.find('@') };
     let (name, version) = match split {
         Some(i) => (&rest[..i], Some(&rest[i + 1..])),
         None => (rest, None),
@@ -295,7 +292,10 @@ mod tests {
     fn typosquats_resemble_and_catalogue_names_do_not() {
         let cat = [p("npm:@modelcontextprotocol/server-github"), p("pypi:mcp-server-git"), p("pypi:mcp-server-time")];
         let hit = |s: &str| resembles(&p(s), &cat).map(|c| c.name.clone());
-        assert_eq!(hit("npm:@modelcontextprotocol/server-githb").as_deref(), Some("@modelcontextprotocol/server-github"));
+        assert_eq!(
+            hit("npm:@modelcontextprotocol/server-githb").as_deref(),
+            Some("@modelcontextprotocol/server-github")
+        );
         assert!(hit("npm:@modelcontextprotocoll/server-github").is_some());
         assert!(hit("npm:server-github").is_some(), "same unscoped name without the scope");
         assert!(hit("pypi:mcp-server-gti").is_some());

@@ -45,10 +45,18 @@ pub fn json_schema() -> Value {
             "extends": { "type": "string", "description": "Base profile: a built-in name, an installed profile name, or a path to a .toml file (relative to this file's directory)." },
             "server": {
                 "type": "object",
-                "description": "What to run inside the cell. `command` is required (here or in an extended profile).",
+                "description": "What to run inside the cell: `command` or `package` (one of them, here or in an extended profile).",
                 "additionalProperties": false,
+                "not": { "required": ["command", "package"] },
                 "properties": {
                     "command": { "type": "string", "minLength": 1, "description": "Bare program name (looked up in PATH) or absolute path." },
+                    "package": {
+                        "type": "string",
+                        "pattern": "^(npm:(@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*(@([0-9][0-9A-Za-z.+!-]*|file:/.+\\.tgz))?|pypi:[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?(==[0-9][0-9A-Za-z.+!-]*)?)$",
+                        "description": "A package mcpcell installs outside the cell and runs: \"npm:@scope/name@1.2.3\", \"npm:name\" (latest, pinned at first install), \"pypi:name==1.2.3\" or \"pypi:name\". Not together with `command`."
+                    },
+                    "install_scripts": { "type": "boolean", "default": false, "description": "npm only: run the package's install scripts (inside a cell with no network). Off by default." },
+                    "i_mean_it": { "type": "boolean", "default": false, "description": "The package name resembles a catalogue package, and that is intended (skips the typosquat guard)." },
                     "args": { "type": "array", "items": { "type": "string" }, "description": "Arguments, passed verbatim (no `~` expansion). Replaces the extended profile's args." },
                     "env": {
                         "type": "object",

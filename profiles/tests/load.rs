@@ -517,7 +517,7 @@ fn extends_not_found() {
     assert_eq!(
         load(p.to_str().unwrap(), &ctx()).unwrap_err().to_string(),
         format!(
-            "{}:4:11: extends \"nope\": no such profile (not a file, not installed, not built in); use a path to a .toml file or one of the built-in profiles: everything, filesystem, memory",
+            "{}:4:11: extends \"nope\": no such profile (not a file, not installed, not built in); use a path to a .toml file or one of the built-in profiles: brave-search, everything, fetch, filesystem, git, github, gitlab, memory, postgres, puppeteer, sequential-thinking, slack, sqlite, time",
             p.display()
         )
     );
@@ -533,7 +533,7 @@ fn extends_not_found() {
     // Built-ins only extend built-ins.
     assert_eq!(
         parse_str("extends = \"./x.toml\"\n", Origin::Builtin("b".into()), &ctx()).unwrap_err().to_string(),
-        "builtin:b:1:11: extends \"./x.toml\": a built-in profile can only extend built-in profiles: everything, filesystem, memory"
+        "builtin:b:1:11: extends \"./x.toml\": a built-in profile can only extend built-in profiles: brave-search, everything, fetch, filesystem, git, github, gitlab, memory, postgres, puppeteer, sequential-thinking, slack, sqlite, time"
     );
 }
 
@@ -605,17 +605,96 @@ fn load_prefers_paths_then_installed_then_builtins() {
 #[test]
 fn every_builtin_parses() {
     let names: Vec<&str> = builtins().iter().map(|b| b.name).collect();
-    assert_eq!(names, ["everything", "filesystem", "memory"]);
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(names, sorted, "listed sorted by name");
+    assert!(names.len() >= 14, "{names:?}");
+    // The reviewed grants of each built-in: no files for any of them, and exactly these hosts.
+    let egress = |name: &str| -> Vec<String> {
+        match name {
+            "github" => vec!["api.github.com:443".into()],
+            "gitlab" => vec!["gitlab.com:443".into()],
+            "slack" => vec!["slack.com:443".into()],
+            "brave-search" => vec!["api.search.brave.com:443".into()],
+            _ => vec![],
+        }
+    };
     for b in builtins() {
         let p = parse_str(b.toml, Origin::Builtin(b.name.into()), &LoadContext { check_paths: true, ..ctx() })
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(p.name, b.name);
         assert_eq!(p.description.as_deref(), Some(b.description), "{}: description matches the TOML", b.name);
-        assert_eq!(p.server.command, format!("mcp-server-{}", b.name));
-        assert!(p.filesystem.read.is_empty() && p.filesystem.write.is_empty(), "{} grants nothing", b.name);
-        assert!(p.network.egress.is_empty(), "{} has no egress", b.name);
-        assert!(p.secrets.is_empty());
+        assert!(b.toml.starts_with(&format!("# Built-in profile \"{}\"", b.name)), "{}: documented", b.name);
+        assert!(p.filesystem.read.is_empty() && p.filesystem.write.is_empty(), "{} grants no files", b.name);
+        let hosts: Vec<String> = p.network.egress.iter().map(|r| r.to_string()).collect();
+        assert_eq!(hosts, egress(b.name), "{}: egress", b.name);
+        assert!(p.network.egress.iter().all(|r| !r.allow_private), "{}", b.name);
+        let declared: mcpcell_profiles::PackageRef = b.package.parse().unwrap();
+        match &p.server.package {
+            // Package profiles pin an exact version of the package they declare.
+            Some(pkg) => {
+                assert_eq!(pkg.key(), declared.key(), "{}", b.name);
+                assert!(matches!(pkg.version, mcpcell_profiles::PackageVersion::Exact(_)), "{}: pinned", b.name);
+                assert!(p.server.command.is_empty());
+            }
+            // The three original built-ins run the globally installed command.
+            None => assert_eq!(p.server.command, format!("mcp-server-{}", b.name)),
+        }
+        for s in &p.secrets {
+            assert!(matches!(s.source, mcpcell_profiles::SecretSource::Env(_)), "{}: {} from env", b.name, s.name);
+        }
     }
+}
+
+#[test]
+fn package_and_command_exclude_each_other_and_extends_switches_between_them() {
+    let dir = scratch("package");
+    let both = write(&dir, "both.toml", "[server]\ncommand = \"node\"\npackage = \"npm:x@1.0.0\"\n");
+    let e = load(both.to_str().unwrap(), &ctx()).unwrap_err().to_string();
+    assert!(e.starts_with(&format!("{}:3:11: [server] has both command and package", both.display())), "{e}");
+    let bad = write(&dir, "bad.toml", "[server]\npackage = \"npm:x@^1.0.0\"\n");
+    let e = load(bad.to_str().unwrap(), &ctx()).unwrap_err().to_string();
+    assert!(e.contains(":2:11: server.package: version \"^1.0.0\"") && e.contains("not an exact version"), "{e}");
+    // A child's package replaces the base's command, and the other way round.
+    let pkg = write(
+        &dir,
+        "pkg.toml",
+        "extends = \"everything\"\n[server]\npackage = \"npm:@modelcontextprotocol/server-everything@2026.8.31\"\n",
+    );
+    let p = load(pkg.to_str().unwrap(), &ctx()).unwrap();
+    assert_eq!(p.server.command, "");
+    assert_eq!(p.server.package.unwrap().to_string(), "npm:@modelcontextprotocol/server-everything@2026.8.31");
+    let cmd = write(&dir, "cmd.toml", "extends = \"time\"\n[server]\ncommand = \"/usr/bin/true\"\n");
+    let p = load(cmd.to_str().unwrap(), &ctx()).unwrap();
+    assert_eq!(p.server.command, "/usr/bin/true");
+    assert!(p.server.package.is_none());
+    // Args and the flags still merge.
+    let child = write(&dir, "child.toml", "extends = \"pkg.toml\"\n[server]\nargs = [\"a\"]\ni_mean_it = true\n");
+    let p = load(child.to_str().unwrap(), &ctx()).unwrap();
+    assert!(p.server.package.is_some() && p.server.i_mean_it && !p.server.install_scripts);
+    assert_eq!(p.server.args, ["a"]);
+}
+
+#[test]
+fn package_profiles_for_command_line_specs() {
+    use mcpcell_profiles::package_profile;
+    // A catalogue package without a version: the catalogue profile itself.
+    let p = package_profile("npm:@modelcontextprotocol/server-github", &ctx()).unwrap();
+    assert_eq!(p.name, "github");
+    // With a version: the catalogue profile, that version.
+    let p = package_profile("pypi:mcp-server-time==2026.10.18", &ctx()).unwrap();
+    assert_eq!(p.name, "pypi-mcp-server-time");
+    assert_eq!(p.extends, [Origin::Builtin("time".into())]);
+    assert_eq!(p.server.package.unwrap().to_string(), "pypi:mcp-server-time==2026.10.18");
+    // Anything else: nothing granted.
+    let p = package_profile("npm:@acme/mcp-thing@1.0.0", &ctx()).unwrap();
+    assert_eq!(p.name, "npm-acme-mcp-thing");
+    assert!(
+        p.extends.is_empty() && p.filesystem.read.is_empty() && p.network.egress.is_empty() && p.secrets.is_empty()
+    );
+    assert!(!p.tools.is_configured());
+    let e = package_profile("npm:Nope", &ctx()).unwrap_err().to_string();
+    assert!(e.starts_with("<command line>:1:1: npm package name \"Nope\""), "{e}");
 }
 
 #[test]

@@ -56,7 +56,8 @@ pub fn package_section(r: &crate::packages::PackageReport) -> (String, Vec<Strin
         PackageStatus::Verified => "cache: installed, matches the lockfile (starts with no network at all)".to_string(),
         PackageStatus::Installed => "cache: installed just now".to_string(),
         PackageStatus::NotInstalled => {
-            "cache: not installed; the first start installs it outside the cell (registry access needed once)".to_string()
+            "cache: not installed; the first start installs it outside the cell (registry access needed once)"
+                .to_string()
         }
         PackageStatus::Tampered(path) => {
             format!("cache: MODIFIED since it was installed ({}): `run` refuses to start it", path.display())

@@ -47,7 +47,8 @@ pub(super) fn write_stamp(dir: &Path, tree_sha256: &str) -> Result<(), PackageEr
 pub(super) fn first_difference(dir: &Path, now: &[(PathBuf, String)]) -> Option<PathBuf> {
     let root = if dir.join("node_modules").is_dir() { dir.join("node_modules") } else { dir.join("site") };
     let text = std::fs::read_to_string(files_path(dir)).ok()?;
-    let then: std::collections::BTreeMap<&str, &str> = text.lines().filter_map(|l| l.split_once('\t')).map(|(h, p)| (p, h)).collect();
+    let then: std::collections::BTreeMap<&str, &str> =
+        text.lines().filter_map(|l| l.split_once('\t')).map(|(h, p)| (p, h)).collect();
     for (rel, hash) in now {
         if then.get(rel.to_str()?) != Some(&hash.as_str()) {
             return Some(root.join(rel));
@@ -99,12 +100,20 @@ pub(super) fn install(
     let parent = dir.parent().unwrap_or(&dirs.cache);
     std::fs::create_dir_all(parent).map_err(io(format!("creating {}", parent.display())))?;
     let listing: String = files.iter().map(|(p, h)| format!("{h}\t{}\n", p.display())).collect();
-    if dir.exists() {
-        // The same resolution was installed before (and lost its stamp, or another profile
-        // pinned it): keep the verified new copy.
-        std::fs::remove_dir_all(&dir).map_err(io(format!("replacing {}", dir.display())))?;
+    if std::fs::rename(&staging.path, &dir).is_err() && dir.exists() {
+        // The same resolution is already there (another mcpcell installed it at the same time,
+        // or another profile pinned it): keep it if it is the same tree, else replace it.
+        let existing = tree::tree_sha256(&tree_root(&dir, pkg.ecosystem)).map(|(h, _)| h).ok();
+        if existing.as_deref() != Some(lp.tree_sha256.as_str()) {
+            std::fs::remove_dir_all(&dir).map_err(io(format!("replacing {}", dir.display())))?;
+            std::fs::rename(&staging.path, &dir).map_err(io(format!("moving the install into {}", dir.display())))?;
+        }
+    } else if !dir.exists() {
+        return Err(PackageError::Install {
+            package: pkg.to_string(),
+            detail: format!("could not move the install into {}", dir.display()),
+        });
     }
-    std::fs::rename(&staging.path, &dir).map_err(io(format!("moving the install into {}", dir.display())))?;
     std::fs::write(files_path(&dir), listing).map_err(io(format!("writing {}", files_path(&dir).display())))?;
     write_stamp(&dir, &lp.tree_sha256)?;
     progress(&format!("{pkg}: installed {} in {}", lp.version, dir.display()));
@@ -115,26 +124,30 @@ pub(super) fn install(
 fn run_step(pkg: &PackageRef, what: &str, cmd: &mut Command) -> Result<(), PackageError> {
     let stderr = std::io::stderr();
     let out = std::os::fd::AsFd::as_fd(&stderr).try_clone_to_owned().map_err(io("duplicating stderr"))?;
-    let status = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(out))
-        .status()
-        .map_err(|e| PackageError::Install { package: pkg.to_string(), detail: format!("{what}: cannot start it: {e}") })?;
+    let status = cmd.stdin(Stdio::null()).stdout(Stdio::from(out)).status().map_err(|e| PackageError::Install {
+        package: pkg.to_string(),
+        detail: format!("{what}: cannot start it: {e}"),
+    })?;
     if status.success() {
         Ok(())
     } else {
-        Err(PackageError::Install { package: pkg.to_string(), detail: format!("{what} failed ({status}); see its output above") })
+        Err(PackageError::Install {
+            package: pkg.to_string(),
+            detail: format!("{what} failed ({status}); see its output above"),
+        })
     }
 }
 
 fn capture(pkg: &PackageRef, what: &str, cmd: &mut Command) -> Result<String, PackageError> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| PackageError::Install { package: pkg.to_string(), detail: format!("{what}: cannot start it: {e}") })?;
+    let out = cmd.stdin(Stdio::null()).stderr(Stdio::inherit()).output().map_err(|e| PackageError::Install {
+        package: pkg.to_string(),
+        detail: format!("{what}: cannot start it: {e}"),
+    })?;
     if !out.status.success() {
-        return Err(PackageError::Install { package: pkg.to_string(), detail: format!("{what} failed ({})", out.status) });
+        return Err(PackageError::Install {
+            package: pkg.to_string(),
+            detail: format!("{what} failed ({})", out.status),
+        });
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
@@ -154,20 +167,28 @@ fn npm_install(
     progress: &mut dyn FnMut(&str),
 ) -> Result<LockedPackage, PackageError> {
     let fail = |detail: String| PackageError::Install { package: pkg.to_string(), detail };
-    let npm = super::interpreter("npm", &dirs.path_env).map_err(|e| fail(format!("npm is needed to install npm packages: {e}")))?;
+    let npm = super::interpreter("npm", &dirs.path_env)
+        .map_err(|e| fail(format!("npm is needed to install npm packages: {e}")))?;
     let write = |name: &str, v: &Value| {
         let path = staging.join(name);
         std::fs::write(&path, format!("{v:#}\n")).map_err(io(format!("writing {}", path.display())))
     };
     if let Some(lp) = locked {
-        let packages = lp.npm_packages.clone().ok_or_else(|| fail("the lockfile's package pin has no npm_packages; delete its \"package\" entry to re-resolve".into()))?;
+        let packages = lp.npm_packages.clone().ok_or_else(|| {
+            fail("the lockfile's package pin has no npm_packages; delete its \"package\" entry to re-resolve".into())
+        })?;
         let deps = packages.get("").and_then(|r| r.get("dependencies")).cloned().unwrap_or(json!({}));
-        write("package.json", &json!({ "name": "mcpcell-package", "version": "0.0.0", "private": true, "dependencies": deps }))?;
+        write(
+            "package.json",
+            &json!({ "name": "mcpcell-package", "version": "0.0.0", "private": true, "dependencies": deps }),
+        )?;
         write(
             "package-lock.json",
             &json!({ "name": "mcpcell-package", "version": "0.0.0", "lockfileVersion": 3, "requires": true, "packages": packages }),
         )?;
-        progress(&format!("{pkg}: npm ci --ignore-scripts (every download is checked against the lockfile's integrity)"));
+        progress(&format!(
+            "{pkg}: npm ci --ignore-scripts (every download is checked against the lockfile's integrity)"
+        ));
         run_step(pkg, "npm ci", npm_cmd(&npm, staging).args(["ci", "--ignore-scripts", "--omit=dev"]))?;
     } else {
         let spec = match &pkg.version {
@@ -175,14 +196,21 @@ fn npm_install(
             PackageVersion::File(p) => format!("file:{}", p.display()),
             PackageVersion::Latest => {
                 progress(&format!("{pkg}: resolving the latest version"));
-                let v = capture(pkg, "npm view", npm_cmd(&npm, staging).args(["view", &format!("{}@latest", pkg.name), "version"]))?;
+                let v = capture(
+                    pkg,
+                    "npm view",
+                    npm_cmd(&npm, staging).args(["view", &format!("{}@latest", pkg.name), "version"]),
+                )?;
                 if v.is_empty() || v.contains(char::is_whitespace) {
                     return Err(fail(format!("npm view printed no single version ({v:?})")));
                 }
                 v
             }
         };
-        write("package.json", &json!({ "name": "mcpcell-package", "version": "0.0.0", "private": true, "dependencies": { &pkg.name: spec } }))?;
+        write(
+            "package.json",
+            &json!({ "name": "mcpcell-package", "version": "0.0.0", "private": true, "dependencies": { &pkg.name: spec } }),
+        )?;
         progress(&format!("{pkg}: npm install --ignore-scripts {}@{spec}", pkg.name));
         run_step(pkg, "npm install", npm_cmd(&npm, staging).args(["install", "--ignore-scripts", "--omit=dev"]))?;
     }
@@ -190,9 +218,16 @@ fn npm_install(
     let _ = std::fs::remove_file(staging.join("node_modules/.package-lock.json"));
     let lock_path = staging.join("package-lock.json");
     let text = std::fs::read_to_string(&lock_path).map_err(io(format!("reading {}", lock_path.display())))?;
-    let lock: Value = serde_json::from_str(&text).map_err(|e| fail(format!("npm wrote an unreadable package-lock.json: {e}")))?;
-    let packages: Map<String, Value> = lock.get("packages").and_then(Value::as_object).cloned().ok_or_else(|| fail("package-lock.json has no \"packages\" (npm 7 or newer is needed)".into()))?;
-    let top = packages.get(&format!("node_modules/{}", pkg.name)).ok_or_else(|| fail("the package is missing from package-lock.json".into()))?;
+    let lock: Value =
+        serde_json::from_str(&text).map_err(|e| fail(format!("npm wrote an unreadable package-lock.json: {e}")))?;
+    let packages: Map<String, Value> = lock
+        .get("packages")
+        .and_then(Value::as_object)
+        .cloned()
+        .ok_or_else(|| fail("package-lock.json has no \"packages\" (npm 7 or newer is needed)".into()))?;
+    let top = packages
+        .get(&format!("node_modules/{}", pkg.name))
+        .ok_or_else(|| fail("the package is missing from package-lock.json".into()))?;
     let version = top.get("version").and_then(Value::as_str).unwrap_or_default().to_string();
     if let PackageVersion::Exact(want) = &pkg.version {
         if &version != want {
@@ -209,9 +244,10 @@ fn npm_install(
         Some(i) => i,
         None => return Err(fail("npm recorded no integrity for the package; refusing an unverifiable install".into())),
     };
-    if let Some((path, _)) = packages.iter().find(|(path, entry)| {
-        !path.is_empty() && entry.get("link").is_none() && entry.get("integrity").is_none()
-    }) {
+    if let Some((path, _)) = packages
+        .iter()
+        .find(|(path, entry)| !path.is_empty() && entry.get("link").is_none() && entry.get("integrity").is_none())
+    {
         return Err(fail(format!("npm recorded no integrity for {path}; refusing an unverifiable install")));
     }
     if scripts {
@@ -262,7 +298,12 @@ fn npm_entry(pkg: &PackageRef, dir: &Path) -> Result<LockedEntry, PackageError> 
 
 /// `npm rebuild` (which runs the packages' install scripts) inside a cell: the staging
 /// directory is the only writable host path, and there is no network.
-fn run_scripts_in_cell(pkg: &PackageRef, npm: &Path, staging: &Path, progress: &mut dyn FnMut(&str)) -> Result<(), PackageError> {
+fn run_scripts_in_cell(
+    pkg: &PackageRef,
+    npm: &Path,
+    staging: &Path,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(), PackageError> {
     let fail = |detail: String| PackageError::Install { package: pkg.to_string(), detail };
     progress(&format!("{pkg}: running install scripts in a cell (no network; only {} writable)", staging.display()));
     let mut profile = mcpcell_profiles::Profile {
@@ -280,7 +321,9 @@ fn run_scripts_in_cell(pkg: &PackageRef, npm: &Path, staging: &Path, progress: &
         audit: mcpcell_profiles::Audit::default(),
     };
     profile.server.command = npm.display().to_string();
-    profile.server.args = ["rebuild", "--foreground-scripts", "--no-audit", "--no-fund", "--no-update-notifier"].map(String::from).to_vec();
+    profile.server.args = ["rebuild", "--foreground-scripts", "--no-audit", "--no-fund", "--no-update-notifier"]
+        .map(String::from)
+        .to_vec();
     profile.server.cwd = Some(staging.to_path_buf());
     profile.server.env.insert("npm_config_cache".into(), "/tmp/npm-cache".into());
     profile.server.env.insert("npm_config_offline".into(), "true".into());
@@ -291,7 +334,8 @@ fn run_scripts_in_cell(pkg: &PackageRef, npm: &Path, staging: &Path, progress: &
     let plan = crate::launch::prepare(&profile).map_err(|e| fail(format!("planning the install-scripts cell: {e}")))?;
     let devnull = std::fs::File::open("/dev/null").map_err(io("opening /dev/null"))?;
     let stdio = crate::jail::Stdio { fds: Some([std::os::fd::AsRawFd::as_raw_fd(&devnull), 2, 2]) };
-    let cell = crate::launch::start(&plan, stdio).map_err(|e| fail(format!("starting the install-scripts cell: {e}")))?;
+    let cell =
+        crate::launch::start(&plan, stdio).map_err(|e| fail(format!("starting the install-scripts cell: {e}")))?;
     let code = loop {
         match nix::sys::wait::waitpid(cell.init, None) {
             Ok(nix::sys::wait::WaitStatus::Exited(_, c)) => break c,
@@ -355,14 +399,25 @@ fn pip_install(
     let site = staging.join("site");
     let report = staging.join("report.json");
     let mut cmd = Command::new(&pip);
-    cmd.args(["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--no-compile", "--only-binary=:all:"])
-        .arg("--target")
-        .arg(&site)
-        .arg("--report")
-        .arg(&report);
+    cmd.args([
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--no-compile",
+        "--only-binary=:all:",
+    ])
+    .arg("--target")
+    .arg(&site)
+    .arg("--report")
+    .arg(&report);
     if let Some(lp) = locked {
-        let dists = lp.pypi_dists.as_ref().ok_or_else(|| fail("the lockfile's package pin has no pypi_dists; delete its \"package\" entry to re-resolve".into()))?;
-        let req: String = dists.iter().map(|d| format!("{}=={} --hash=sha256:{}\n", d.name, d.version, d.sha256)).collect();
+        let dists = lp.pypi_dists.as_ref().ok_or_else(|| {
+            fail("the lockfile's package pin has no pypi_dists; delete its \"package\" entry to re-resolve".into())
+        })?;
+        let req: String =
+            dists.iter().map(|d| format!("{}=={} --hash=sha256:{}\n", d.name, d.version, d.sha256)).collect();
         let req_path = staging.join("requirements.txt");
         std::fs::write(&req_path, req).map_err(io(format!("writing {}", req_path.display())))?;
         cmd.args(["--no-deps", "--require-hashes", "-r"]).arg(&req_path);
@@ -392,15 +447,28 @@ fn pip_install(
             .and_then(|i| i.pointer("/archive_info/hashes/sha256"))
             .and_then(Value::as_str)
             .map(str::to_string)
-            .or_else(|| info.and_then(|i| i.pointer("/archive_info/hash")).and_then(Value::as_str).and_then(|h| h.strip_prefix("sha256=")).map(str::to_string));
+            .or_else(|| {
+                info.and_then(|i| i.pointer("/archive_info/hash"))
+                    .and_then(Value::as_str)
+                    .and_then(|h| h.strip_prefix("sha256="))
+                    .map(str::to_string)
+            });
         let Some(sha256) = sha else {
             return Err(fail(format!("pip reported no sha256 for {name} {version}; refusing an unverifiable install")));
         };
         let url = info.and_then(|i| i.get("url")).and_then(Value::as_str).map(str::to_string);
-        dists.push(LockedDist { name: mcpcell_profiles::normalize_pypi(name), version: version.to_string(), sha256, url });
+        dists.push(LockedDist {
+            name: mcpcell_profiles::normalize_pypi(name),
+            version: version.to_string(),
+            sha256,
+            url,
+        });
     }
     dists.sort_by(|a, b| a.name.cmp(&b.name));
-    let top = dists.iter().find(|d| d.name == pkg.name).ok_or_else(|| fail("pip did not install the package itself".into()))?;
+    let top = dists
+        .iter()
+        .find(|d| d.name == pkg.name)
+        .ok_or_else(|| fail("pip did not install the package itself".into()))?;
     if let PackageVersion::Exact(want) = &pkg.version {
         if &top.version != want {
             return Err(fail(format!("pip installed version {}, not {want}", top.version)));
@@ -455,10 +523,17 @@ fn python_entry(pkg: &PackageRef, site: &Path) -> Result<LockedEntry, PackageErr
             fail(format!("it declares several console scripts ({}) and none is named {}; choosing between them is not supported yet", names.join(", "), pkg.name))
         })?,
     };
-    let ok = |s: &str| !s.is_empty() && s.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_'));
+    let ok = |s: &str| {
+        !s.is_empty() && s.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_'))
+    };
     match chosen.1.split_once(':') {
         Some((module, attr)) if ok(module) && ok(attr.trim()) => {}
-        _ => return Err(fail(format!("console script {} has an entry point \"{}\" that is not module:function", chosen.0, chosen.1))),
+        _ => {
+            return Err(fail(format!(
+                "console script {} has an entry point \"{}\" that is not module:function",
+                chosen.0, chosen.1
+            )))
+        }
     }
     Ok(LockedEntry { name: chosen.0, target: chosen.1.replace(' ', "") })
 }
@@ -471,13 +546,23 @@ pub(super) struct Runtime {
     pub mount: Option<PathBuf>,
 }
 
-pub(super) fn runtime(pkg: &PackageRef, lp: &LockedPackage, tree: &Path, path_env: &str) -> Result<Runtime, PackageError> {
+pub(super) fn runtime(
+    pkg: &PackageRef,
+    lp: &LockedPackage,
+    tree: &Path,
+    path_env: &str,
+) -> Result<Runtime, PackageError> {
     let fail = |detail: String| PackageError::Unsupported { package: pkg.to_string(), detail };
     match pkg.ecosystem {
         Ecosystem::Npm => {
-            let node = super::interpreter("node", path_env).map_err(|e| fail(format!("node is needed to run npm packages: {e}")))?;
+            let node = super::interpreter("node", path_env)
+                .map_err(|e| fail(format!("node is needed to run npm packages: {e}")))?;
             let script = tree.join(&pkg.name).join(&lp.entry.target);
-            Ok(Runtime { mount: super::interpreter_mount(&node), program: node, args: vec![script.display().to_string()] })
+            Ok(Runtime {
+                mount: super::interpreter_mount(&node),
+                program: node,
+                args: vec![script.display().to_string()],
+            })
         }
         Ecosystem::Pypi => {
             let dirs = Dirs { cache: PathBuf::new(), lock_path: PathBuf::new(), path_env: path_env.to_string() };
@@ -485,10 +570,17 @@ pub(super) fn runtime(pkg: &PackageRef, lp: &LockedPackage, tree: &Path, path_en
             let have = python_version(&python).map_err(fail)?;
             if let Some(want) = &lp.python {
                 if *want != have {
-                    return Err(fail(format!("installed for Python {want}, but {} is Python {have}; set MCPCELL_PYTHON to a Python {want}", python.display())));
+                    return Err(fail(format!(
+                        "installed for Python {want}, but {} is Python {have}; set MCPCELL_PYTHON to a Python {want}",
+                        python.display()
+                    )));
                 }
             }
-            let (module, attr) = lp.entry.target.split_once(':').ok_or_else(|| fail(format!("entry point {} is not module:function", lp.entry.target)))?;
+            let (module, attr) = lp
+                .entry
+                .target
+                .split_once(':')
+                .ok_or_else(|| fail(format!("entry point {} is not module:function", lp.entry.target)))?;
             let attrs: Vec<&str> = attr.split('.').collect();
             let q = |s: &str| Value::String(s.to_string()).to_string();
             // -I: ignore PYTHON* variables and the user site; -S: no site-packages of the host's

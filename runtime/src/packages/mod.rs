@@ -16,9 +16,7 @@ mod install;
 pub mod tree;
 
 use crate::plan::resolve::find_program;
-use mcpcell_profiles::{
-    Ecosystem, LockedPackage, Lockfile, PackageRef, PackageVersion, PathGrant, Profile,
-};
+use mcpcell_profiles::{Ecosystem, LockedPackage, Lockfile, PackageRef, PackageVersion, PathGrant, Profile};
 use std::path::{Path, PathBuf};
 
 /// Errors of installing or verifying a package. Each names the package, the path and the fix.
@@ -157,7 +155,11 @@ pub fn prepare(
                 verify(&pkg, &lp, &dir, &dirs.lock_path)?;
                 (lp, PackageStatus::Verified)
             } else {
-                progress(&format!("{pkg}: not in the cache; reinstalling {} from {}", lp.version, dirs.lock_path.display()));
+                progress(&format!(
+                    "{pkg}: not in the cache; reinstalling {} from {}",
+                    lp.version,
+                    dirs.lock_path.display()
+                ));
                 let fresh = install::install(&pkg, Some(&lp), scripts, dirs, progress)?;
                 if fresh.tree_sha256 != lp.tree_sha256 {
                     // The registry integrity of every file was checked by npm/pip; only the
@@ -173,15 +175,14 @@ pub fn prepare(
             }
         }
         None => {
-            progress(&format!("{pkg}: installing into {} (install scripts {})", dirs.cache.display(), if scripts { "run in a cell" } else { "disabled" }));
+            progress(&format!(
+                "{pkg}: installing into {} (install scripts {})",
+                dirs.cache.display(),
+                if scripts { "run in a cell" } else { "disabled" }
+            ));
             let fresh = install::install(&pkg, None, scripts, dirs, progress)?;
             write_lock(&dirs.lock_path, lockfile, &fresh)?;
-            progress(&format!(
-                "{pkg}: pinned {} ({}) in {}",
-                fresh.version,
-                fresh.integrity,
-                dirs.lock_path.display()
-            ));
+            progress(&format!("{pkg}: pinned {} ({}) in {}", fresh.version, fresh.integrity, dirs.lock_path.display()));
             (fresh, PackageStatus::Installed)
         }
     };

@@ -84,8 +84,7 @@ pub fn tree_sha256(root: &Path) -> std::io::Result<(String, Vec<(PathBuf, String
 pub fn stat_digest(root: &Path) -> std::io::Result<String> {
     let mut h = Sha256::new();
     let top = fs::symlink_metadata(root)?;
-    for m in std::iter::once(top).map(|m| (PathBuf::new(), m)).chain(walk(root)?.into_iter().map(|e| (e.rel, e.meta)))
-    {
+    for m in std::iter::once(top).map(|m| (PathBuf::new(), m)).chain(walk(root)?.into_iter().map(|e| (e.rel, e.meta))) {
         let (rel, meta) = m;
         h.update(rel.as_os_str().as_bytes());
         h.update(b"\0");

@@ -89,7 +89,10 @@ mod tests {
             json!({"name": "gone", "description": "x"}),
         ];
         let lock = lock_from_tools(&json!({"serverInfo": {"name": "s", "version": "1"}}), &v1);
-        assert_eq!(lock.tools.as_deref().unwrap_or_default().iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["add", "gone"]);
+        assert_eq!(
+            lock.tools.as_deref().unwrap_or_default().iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+            ["add", "gone"]
+        );
         assert_eq!(lock.server, Some(LockedServer { name: "s".into(), version: "1".into() }));
         assert!(report_changes(&lock, &v1).is_empty(), "identical tools: no changes");
         let v2 = [
