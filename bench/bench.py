@@ -8,6 +8,7 @@ Subcommands, each writing one JSON file:
   throughput   1 MiB lines streamed through /bin/cat, direct vs in a cell (plus a direct cat in
                a session of its own as a control), under three CPU placements
   mcp-init     spawn -> answer to `initialize` of a real MCP server, bare vs `mcpcell run`
+  pkg-init     the same for a cached `npm:` package: bare node vs `npx -y` vs `mcpcell run npm:...`
   cgroup       per-start cost of writing the cell init's pid into cgroup.procs (strace -T),
                plus the kernel stack seen while that write blocks (root)
   phases       start timeline from perf's sched fork/exec/exit tracepoints, mcpcell vs bwrap (root)
@@ -32,6 +33,7 @@ import json
 import os
 import re
 import select
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -632,6 +634,60 @@ def cmd_mcp_init(a):
     write_json(a.json, out)
     print(f"mcp-init: bare {out['bare']['median']:.0f} ms (with the caller's env "
           f"{out['bare-caller-env']['median']:.0f} ms), mcpcell {out['mcpcell']['median']:.0f} ms", file=sys.stderr)
+
+
+def cmd_pkg_init(a):
+    """h. start-to-initialize of a cached npm: package: `mcpcell run npm:PKG@V` (installed, pinned,
+    verified from the cache) vs `npx -y PKG@V` (warm npm cache) vs bare `node ENTRY` (the same
+    installed file, with the cell's environment)."""
+    npx = shutil.which("npx")
+    node = shutil.which("node")
+    if not npx or not node:
+        write_json(a.json, {"skipped": "npx or node not on PATH"})
+        print("pkg-init: skipped (npx or node not on PATH)", file=sys.stderr)
+        return
+    env = dict(os.environ, XDG_CACHE_HOME=os.path.join(a.work, "cache"), XDG_CONFIG_HOME=os.path.join(a.work, "config"))
+    subprocess.run([a.mcpcell, "install", a.spec], check=True, env=env, stdout=subprocess.DEVNULL)
+    explain = subprocess.run([a.mcpcell, "explain", a.spec], check=True, env=env, capture_output=True, text=True).stdout
+    runs = next(l for l in explain.splitlines() if l.strip().startswith("runs: "))
+    argv = shlex.split(runs.strip()[len("runs: "):].split(" (found at ")[0])
+    pkg = a.spec[len("npm:"):]
+    cell = cell_env(a.mcpcell)
+    variants = [("bare node", argv, cell), ("npx -y", [npx, "-y", pkg], None), ("mcpcell run", [a.mcpcell, "run", a.spec], env)]
+    for _ in range(2):  # warm npx's cache (the first may download) and the page cache
+        for _, cmd, e in variants:
+            init_once(cmd, e)
+    per = {name: [] for name, _, _ in variants}
+    for rnd in range(a.runs):
+        for name, cmd, e in (variants if rnd % 2 == 0 else variants[::-1]):
+            per[name].append(init_once(cmd, e))
+    out = {"spec": a.spec, "runs": a.runs, "unit": "ms", "entry": argv, "samples": per}
+    for name in per:
+        out[name] = summary(per[name])
+    m, n, b = out["mcpcell run"]["median"], out["npx -y"]["median"], out["bare node"]["median"]
+    out["ratio_vs_npx"] = m / n
+    out["added_vs_bare_ms"] = m - b
+    write_json(a.json, out)
+    print(f"pkg-init: bare node {b:.0f} ms, npx -y {n:.0f} ms, mcpcell run {m:.0f} ms "
+          f"(x{m / n:.2f} of npx, {m - b:+.1f} ms vs bare)", file=sys.stderr)
+
+
+def pkg_report(h, rows):
+    """Section h of the report (package start); adds summary rows."""
+    lines = ["## h. Cached `npm:` package: start to `initialize` answer", "",
+             f"`{h['spec']}`, {h['runs']} runs per variant, alternating order, after two warm-up rounds "
+             "(npx's cache and the page cache warm). `mcpcell run` starts from mcpcell's verified cache "
+             "(lockfile present; the tree's metadata is checked, no network); bare node runs the same "
+             "installed entry point with the cell's environment.", "",
+             "| variant | median | min | max |", "|---|---|---|---|"]
+    for name in ("bare node", "npx -y", "mcpcell run"):
+        s = h[name]
+        lines.append(f"| {name} | {s['median']:.1f} ms | {s['min']:.1f} | {s['max']:.1f} |")
+    r, add = h["ratio_vs_npx"], h["added_vs_bare_ms"]
+    lines += ["", f"mcpcell ÷ npx: **{r:.2f}** (target ≤ 0.6); mcpcell − bare node: **{add:+.1f} ms** (target ≤ +15 ms).", ""]
+    rows.append(("npm: package start: mcpcell / npx", f"{r:.2f}", "≤ 0.60", "met" if r <= 0.6 else "MISSED"))
+    rows.append(("npm: package start: mcpcell - bare node", f"{add:+.1f} ms", "≤ +15 ms", "met" if add <= 15 else "MISSED"))
+    return lines
 
 
 # --------------------------------------------------------------------------------------------
@@ -1629,6 +1685,12 @@ def cmd_report(a):
     if g:
         lines += relay_report(g, rows)
 
+    h = load(d, "pkg-init.json")
+    if h and "skipped" not in h:
+        lines += pkg_report(h, rows)
+    elif h:
+        lines += ["## h. Cached npm: package", "", f"Skipped: {h['skipped']}", ""]
+
     eg = load(d, "egress.json")
     if eg and "skipped" not in eg:
         lines += egress_report(eg, rows)
@@ -1683,6 +1745,11 @@ def main():
     p.add_argument("--mib", type=int, default=64)
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--tmp", required=True)
+    p = sub.add_parser("pkg-init")
+    p.add_argument("--mcpcell", required=True)
+    p.add_argument("--spec", default="npm:@modelcontextprotocol/server-everything@2026.8.31")
+    p.add_argument("--work", required=True, help="the XDG cache and config directories for mcpcell")
+    p.add_argument("--runs", type=int, default=20)
     p.add_argument("--json", required=True)
     p = sub.add_parser("cgroup")
     p.add_argument("--mcpcell", required=True)
@@ -1738,7 +1805,7 @@ def main():
     p.add_argument("--dir", required=True)
     p.add_argument("--out", required=True)
     a = ap.parse_args()
-    {"latency": cmd_latency, "throughput": cmd_throughput, "mcp-init": cmd_mcp_init, "cgroup": cmd_cgroup,
+    {"latency": cmd_latency, "throughput": cmd_throughput, "mcp-init": cmd_mcp_init, "pkg-init": cmd_pkg_init, "cgroup": cmd_cgroup,
      "phases": cmd_phases, "egress": cmd_egress, "egress-server": egress_server, "egress-client": egress_client,
      "relay": cmd_relay, "container": cmd_container, "report": cmd_report}[a.cmd](a)
 
