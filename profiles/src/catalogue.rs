@@ -34,11 +34,11 @@ static BUILTINS: &[Builtin] = &[
     builtin!("github", "npm:@modelcontextprotocol/server-github", "GitHub API (@modelcontextprotocol/server-github 2025.4.8): egress to api.github.com only, token from the environment, writes need confirmation, merges denied."),
     builtin!("gitlab", "npm:@modelcontextprotocol/server-gitlab", "GitLab API (@modelcontextprotocol/server-gitlab 2025.4.25): egress to gitlab.com only, token from the environment, writes need confirmation."),
     builtin!("memory", "npm:@modelcontextprotocol/server-memory", "The MCP knowledge-graph memory server (@modelcontextprotocol/server-memory), storing its graph in the cell's private /tmp (discarded on exit); no files, no network."),
+    builtin!("playwright", "npm:@playwright/mcp", "Browser automation (@playwright/mcp 0.0.83) with no egress and no bundled browser: extend it with the hosts to browse and a browser path; arbitrary server-side code denied."),
     builtin!("postgres", "npm:@modelcontextprotocol/server-postgres", "Read-only PostgreSQL queries (@modelcontextprotocol/server-postgres 0.6.2) with no database reachable: extend it with the database host and the connection URL."),
     builtin!("puppeteer", "npm:@modelcontextprotocol/server-puppeteer", "Browser automation (@modelcontextprotocol/server-puppeteer 2025.5.12) with no egress and no bundled browser download: extend it with the hosts to browse and a browser path."),
     builtin!("sequential-thinking", "npm:@modelcontextprotocol/server-sequential-thinking", "Step-by-step reasoning scratchpad (@modelcontextprotocol/server-sequential-thinking 2026.8.31): no files, no network."),
     builtin!("slack", "npm:@modelcontextprotocol/server-slack", "Slack (@modelcontextprotocol/server-slack 2025.4.25): egress to slack.com only, bot token and team id from the environment, posting needs confirmation."),
-    builtin!("sqlite", "pypi:mcp-server-sqlite", "SQLite queries (PyPI mcp-server-sqlite 2025.4.25) on a scratch database in the cell's private /tmp: reads allowed, writes need confirmation."),
     builtin!("time", "pypi:mcp-server-time", "Current time and time-zone conversion (PyPI mcp-server-time 2026.10.19): no files, no network."),
 ];
 

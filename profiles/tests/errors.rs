@@ -430,7 +430,7 @@ fn not_found_lists_builtins() {
     assert!(matches!(e, ProfileError::NotFound { .. }));
     assert_eq!(
         e.to_string(),
-        "no profile named \"nope\": not a file, not installed (looked in /nonexistent/profiles), not built in; use a path to a .toml file or one of the built-in profiles: brave-search, everything, fetch, filesystem, git, github, gitlab, memory, postgres, puppeteer, sequential-thinking, slack, sqlite, time"
+        "no profile named \"nope\": not a file, not installed (looked in /nonexistent/profiles), not built in; use a path to a .toml file or one of the built-in profiles: brave-search, everything, fetch, filesystem, git, github, gitlab, memory, playwright, postgres, puppeteer, sequential-thinking, slack, time"
     );
     let e = mcpcell_profiles::load("/nonexistent/p.toml", &c).unwrap_err();
     assert!(matches!(e, ProfileError::Io { .. }));

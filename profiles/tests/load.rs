@@ -517,7 +517,7 @@ fn extends_not_found() {
     assert_eq!(
         load(p.to_str().unwrap(), &ctx()).unwrap_err().to_string(),
         format!(
-            "{}:4:11: extends \"nope\": no such profile (not a file, not installed, not built in); use a path to a .toml file or one of the built-in profiles: brave-search, everything, fetch, filesystem, git, github, gitlab, memory, postgres, puppeteer, sequential-thinking, slack, sqlite, time",
+            "{}:4:11: extends \"nope\": no such profile (not a file, not installed, not built in); use a path to a .toml file or one of the built-in profiles: brave-search, everything, fetch, filesystem, git, github, gitlab, memory, playwright, postgres, puppeteer, sequential-thinking, slack, time",
             p.display()
         )
     );
@@ -533,7 +533,7 @@ fn extends_not_found() {
     // Built-ins only extend built-ins.
     assert_eq!(
         parse_str("extends = \"./x.toml\"\n", Origin::Builtin("b".into()), &ctx()).unwrap_err().to_string(),
-        "builtin:b:1:11: extends \"./x.toml\": a built-in profile can only extend built-in profiles: brave-search, everything, fetch, filesystem, git, github, gitlab, memory, postgres, puppeteer, sequential-thinking, slack, sqlite, time"
+        "builtin:b:1:11: extends \"./x.toml\": a built-in profile can only extend built-in profiles: brave-search, everything, fetch, filesystem, git, github, gitlab, memory, playwright, postgres, puppeteer, sequential-thinking, slack, time"
     );
 }
 

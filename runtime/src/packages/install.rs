@@ -26,6 +26,30 @@ pub(super) fn tree_root(dir: &Path, eco: Ecosystem) -> PathBuf {
     })
 }
 
+/// The cache's index entry for an exact request (`npm:name@1.2.3`): the pin of its install.
+pub(super) fn index_path(cache: &Path, exact: &str, scripts: bool) -> PathBuf {
+    let key = tree::sha256_hex(format!("{exact}\0{scripts}").as_bytes());
+    cache.join("index").join(format!("{}.json", &key[..32]))
+}
+
+/// Record a verified install in the cache's index, so that another profile asking for exactly
+/// this version pins it without installing it again.
+pub(super) fn write_index(cache: &Path, pkg: &PackageRef, lp: &LockedPackage) -> Result<(), PackageError> {
+    let exact = match &pkg.version {
+        PackageVersion::File(_) => pkg.to_string(),
+        _ => PackageRef { version: PackageVersion::Exact(lp.version.clone()), ..pkg.clone() }.to_string(),
+    };
+    let index = index_path(cache, &exact, lp.install_scripts);
+    if index.is_file() {
+        return Ok(());
+    }
+    if let Some(parent) = index.parent() {
+        std::fs::create_dir_all(parent).map_err(io(format!("creating {}", parent.display())))?;
+    }
+    let record = serde_json::to_string_pretty(lp).unwrap_or_default();
+    std::fs::write(&index, record).map_err(io(format!("writing {}", index.display())))
+}
+
 pub(super) fn stamp_path(dir: &Path) -> PathBuf {
     dir.with_extension("stamp")
 }
@@ -116,6 +140,7 @@ pub(super) fn install(
     }
     std::fs::write(files_path(&dir), listing).map_err(io(format!("writing {}", files_path(&dir).display())))?;
     write_stamp(&dir, &lp.tree_sha256)?;
+    write_index(&dirs.cache, pkg, &lp)?;
     progress(&format!("{pkg}: installed {} in {}", lp.version, dir.display()));
     Ok(lp)
 }

@@ -147,12 +147,26 @@ pub fn prepare(
     }
     let lockfile = read_lock(&dirs.lock_path)?;
     let locked = lockfile.as_ref().and_then(|l| l.package.clone()).filter(|lp| lock_matches(lp, &pkg, scripts));
-    let (lp, status) = match locked {
+    let reuse = if locked.is_none() { reusable(&pkg, scripts, dirs) } else { None };
+    let (lp, status) = match locked.or(reuse.clone()) {
+        Some(mut lp) if reuse.is_some() => {
+            // Already installed (and verified just now) for another profile: pin the same tree.
+            lp.requested = pkg.to_string();
+            write_lock(&dirs.lock_path, lockfile, &lp)?;
+            progress(&format!(
+                "{pkg}: pinned the cached {} ({}) in {}",
+                lp.version,
+                lp.integrity,
+                dirs.lock_path.display()
+            ));
+            (lp, PackageStatus::Verified)
+        }
         Some(lp) => {
             let dir = install::dir_for(&dirs.cache, &lp);
             let tree = install::tree_root(&dir, pkg.ecosystem);
             if tree.is_dir() {
                 verify(&pkg, &lp, &dir, &dirs.lock_path)?;
+                install::write_index(&dirs.cache, &pkg, &lp)?;
                 (lp, PackageStatus::Verified)
             } else {
                 progress(&format!(
@@ -245,6 +259,22 @@ pub fn inspect(profile: &Profile, dirs: &Dirs) -> Option<PackageReport> {
     }
     report.tree = Some(tree);
     Some(report)
+}
+
+/// A verified install of exactly this version already in the cache (recorded in the cache's
+/// index when it was installed), for a profile with no pin yet.
+fn reusable(pkg: &PackageRef, scripts: bool, dirs: &Dirs) -> Option<LockedPackage> {
+    if pkg.version == PackageVersion::Latest {
+        return None;
+    }
+    let text = std::fs::read_to_string(install::index_path(&dirs.cache, &pkg.to_string(), scripts)).ok()?;
+    let lp: LockedPackage = serde_json::from_str(&text).ok()?;
+    if !lock_matches(&lp, pkg, scripts) {
+        return None;
+    }
+    let dir = install::dir_for(&dirs.cache, &lp);
+    verify(pkg, &lp, &dir, &dirs.lock_path).ok()?;
+    Some(lp)
 }
 
 /// Whether the lockfile's pin answers this request: same package, and the requested version
