@@ -614,7 +614,7 @@ pub(super) fn runtime(
                 "import sys,site,importlib,functools;site.addsitedir({});sys.argv[0]={};sys.exit(functools.reduce(getattr,{},importlib.import_module({}))())",
                 q(&tree.display().to_string()),
                 q(&lp.entry.name),
-                Value::from(attrs).to_string(),
+                Value::from(attrs),
                 q(module)
             );
             Ok(Runtime {

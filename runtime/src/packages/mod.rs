@@ -25,8 +25,8 @@ pub enum PackageError {
     #[error("package {name} is not in the catalogue but its name resembles the catalogue's {resembles}: a typosquat? Check the name; if you do mean {name}, pass --i-mean-it (or add `i_mean_it = true` to [server])")]
     Typosquat { name: String, resembles: String },
 
-    #[error("{path}: the cached package {package} has been modified since it was installed (tree hash {found}, the lockfile {lock} says {want}); refusing to run it. Delete {dir} and run again to reinstall it from the lockfile (the registry integrity is checked again)")]
-    Tampered { package: String, path: PathBuf, dir: PathBuf, lock: PathBuf, found: String, want: String },
+    #[error(transparent)]
+    Tampered(Box<TamperedCache>),
 
     #[error("installing {package}: {detail}")]
     Install { package: String, detail: String },
@@ -39,6 +39,19 @@ pub enum PackageError {
 
     #[error("{what}: {source}")]
     Io { what: String, source: std::io::Error },
+}
+
+/// A cached tree that no longer matches its lockfile.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: the cached package {package} has been modified since it was installed (tree hash {found}, the lockfile {lock} says {want}); refusing to run it. Delete {dir} and run again to reinstall it from the lockfile (the registry integrity is checked again)")]
+pub struct TamperedCache {
+    pub package: String,
+    /// The first file found changed (or the tree, when that cannot be told).
+    pub path: PathBuf,
+    pub dir: PathBuf,
+    pub lock: PathBuf,
+    pub found: String,
+    pub want: String,
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> PackageError {
@@ -250,7 +263,7 @@ pub fn inspect(profile: &Profile, dirs: &Dirs) -> Option<PackageReport> {
     }
     report.status = match verify(&pkg, &lp, &dir, &dirs.lock_path) {
         Ok(()) => PackageStatus::Verified,
-        Err(PackageError::Tampered { path, .. }) => PackageStatus::Tampered(path),
+        Err(PackageError::Tampered(t)) => PackageStatus::Tampered(t.path),
         Err(_) => PackageStatus::Tampered(tree.clone()),
     };
     if let Ok(run) = install::runtime(&pkg, &lp, &tree, &dirs.path_env) {
@@ -331,14 +344,14 @@ pub fn verify(pkg: &PackageRef, lp: &LockedPackage, dir: &Path, lock_path: &Path
         return Ok(());
     }
     let path = install::first_difference(dir, &files).unwrap_or_else(|| tree.clone());
-    Err(PackageError::Tampered {
+    Err(PackageError::Tampered(Box::new(TamperedCache {
         package: pkg.to_string(),
         path,
         dir: dir.to_path_buf(),
         lock: lock_path.to_path_buf(),
         found: short(&found).to_string(),
         want: short(&lp.tree_sha256).to_string(),
-    })
+    })))
 }
 
 fn short(hash: &str) -> &str {
