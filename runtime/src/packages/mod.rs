@@ -374,3 +374,63 @@ pub(crate) fn interpreter_mount(program: &Path) -> Option<PathBuf> {
     let bin = program.parent()?;
     Some(if bin.file_name().is_some_and(|n| n == "bin") { bin.parent()?.to_path_buf() } else { bin.to_path_buf() })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mcpcell_profiles::LockedEntry;
+
+    fn pin(requested: &str, version: &str, scripts: bool) -> LockedPackage {
+        let pkg: PackageRef = requested.parse().unwrap();
+        LockedPackage {
+            source: pkg.key(),
+            requested: requested.into(),
+            version: version.into(),
+            integrity: "sha512-x".into(),
+            entry: LockedEntry { name: "x".into(), target: "x.js".into() },
+            python: None,
+            install_scripts: scripts,
+            tree_sha256: "00".into(),
+            npm_packages: Some(Default::default()),
+            pypi_dists: None,
+        }
+    }
+
+    #[test]
+    fn a_pin_answers_the_same_package_and_version_only() {
+        let p = |s: &str| s.parse::<PackageRef>().unwrap();
+        let lp = pin("npm:@a/b", "1.2.3", false);
+        assert!(lock_matches(&lp, &p("npm:@a/b"), false), "unpinned request: the lockfile decides");
+        assert!(lock_matches(&lp, &p("npm:@a/b@1.2.3"), false));
+        assert!(!lock_matches(&lp, &p("npm:@a/b@1.2.4"), false), "another version re-resolves");
+        assert!(!lock_matches(&lp, &p("npm:@a/c@1.2.3"), false), "another package");
+        assert!(!lock_matches(&lp, &p("npm:@a/b"), true), "install scripts change the tree");
+    }
+
+    #[test]
+    fn interpreters_outside_the_system_dirs_get_their_prefix_mounted() {
+        assert_eq!(interpreter_mount(Path::new("/usr/bin/node")), None);
+        assert_eq!(interpreter_mount(Path::new("/usr/local/bin/python3.12")), None);
+        assert_eq!(
+            interpreter_mount(Path::new("/root/.nvm/versions/node/v20.1.0/bin/node")),
+            Some(PathBuf::from("/root/.nvm/versions/node/v20.1.0"))
+        );
+        assert_eq!(interpreter_mount(Path::new("/opt/py/python3")), Some(PathBuf::from("/opt/py")));
+    }
+
+    #[test]
+    fn cache_directories_are_keyed_by_the_resolution() {
+        let a = pin("npm:@a/b", "1.2.3", false);
+        let mut b = a.clone();
+        b.requested = "npm:@a/b@1.2.3".into();
+        b.tree_sha256 = "11".into();
+        let cache = Path::new("/c");
+        assert_eq!(install::dir_for(cache, &a), install::dir_for(cache, &b), "same resolution, same directory");
+        let mut c = a.clone();
+        c.npm_packages =
+            Some(serde_json::json!({ "node_modules/x": { "integrity": "sha512-y" } }).as_object().cloned().unwrap());
+        assert_ne!(install::dir_for(cache, &a), install::dir_for(cache, &c));
+        let scripts = pin("npm:@a/b", "1.2.3", true);
+        assert_ne!(install::dir_for(cache, &a), install::dir_for(cache, &scripts));
+    }
+}
