@@ -23,7 +23,9 @@ fn walk(root: &Path) -> std::io::Result<Vec<Entry>> {
         names.sort_by_key(|e| e.file_name());
         for e in names {
             let rel = rel.join(e.file_name());
-            let meta = fs::symlink_metadata(root.join(&rel))?;
+            // Relative to the open directory (fstatat), not a walk of the whole path; does not
+            // follow symlinks.
+            let meta = e.metadata()?;
             if meta.is_dir() {
                 stack.push(rel.clone());
             }
