@@ -394,7 +394,15 @@ fn check(specs: &[String]) -> ExitCode {
     let mut ok = true;
     for spec in specs {
         match mcpcell_profiles::load(spec, &ctx) {
-            Ok(p) => println!("{spec}: ok ({})", p.name),
+            Ok(p) => {
+                println!("{spec}: ok ({})", p.name);
+                // Valid, but `run` will want --i-mean-it: say so now.
+                if let Some(pkg) = &p.server.package {
+                    if let Err(e) = packages::typosquat_check(&p, pkg, &packages::Options::default()) {
+                        eprintln!("{spec}: warning: {e}");
+                    }
+                }
+            }
             Err(e) => {
                 eprintln!("{e}");
                 ok = false;

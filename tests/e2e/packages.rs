@@ -442,6 +442,11 @@ fn typosquats_need_i_mean_it() {
         assert!(!out.stderr().contains("resembles"), "{}", out.describe());
         assert!(out.stderr().contains("installing"), "{}", out.describe());
     }
+    // `check` accepts the profile but warns.
+    let p = sc.file("typo-check.toml", "[server]\npackage = \"pypi:mcp-server-gti\"\n");
+    let out = mcpcell_run(&["check", p.to_str().unwrap()]);
+    assert_code(&out, 0, "check of a typosquat-looking profile");
+    assert!(out.stderr().contains("warning:") && out.stderr().contains("pypi:mcp-server-git"), "{}", out.describe());
     // The profile line does the same.
     let p = sc.file("typo.toml", "[server]\npackage = \"pypi:mcp-server-gti\"\ni_mean_it = true\n");
     let out = run_cmd(cmd_in(&sc.path, false, &["run", p.to_str().unwrap()]), None, TIMEOUT);
