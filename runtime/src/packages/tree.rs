@@ -15,25 +15,58 @@ struct Entry {
 }
 
 /// Every entry under `root` (not `root` itself), sorted by path bytes; symlinks are not followed.
+/// The top-level directories are walked on up to 4 threads (all joined before this returns):
+/// a package tree has thousands of files, and each needs a `statx`.
 fn walk(root: &Path) -> std::io::Result<Vec<Entry>> {
     let mut out = Vec::new();
-    let mut stack = vec![PathBuf::new()];
-    while let Some(rel) = stack.pop() {
-        let mut names: Vec<_> = fs::read_dir(root.join(&rel))?.collect::<Result<_, _>>()?;
-        names.sort_by_key(|e| e.file_name());
-        for e in names {
-            let rel = rel.join(e.file_name());
-            // Relative to the open directory (fstatat), not a walk of the whole path; does not
-            // follow symlinks.
-            let meta = e.metadata()?;
-            if meta.is_dir() {
-                stack.push(rel.clone());
-            }
-            out.push(Entry { rel, meta });
+    let mut dirs = Vec::new();
+    walk_dir(root, PathBuf::new(), &mut out, &mut dirs)?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
+    if threads > 1 && dirs.len() >= 8 {
+        let mut shares: Vec<Vec<PathBuf>> = vec![Vec::new(); threads];
+        for (i, d) in dirs.into_iter().enumerate() {
+            shares[i % threads].push(d);
         }
+        let results: Vec<std::io::Result<Vec<Entry>>> = std::thread::scope(|s| {
+            let handles: Vec<_> = shares.into_iter().map(|share| s.spawn(move || walk_all(root, share))).collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err(std::io::Error::other("a tree walker thread panicked"))))
+                .collect()
+        });
+        for r in results {
+            out.extend(r?);
+        }
+    } else {
+        out.extend(walk_all(root, dirs)?);
     }
     out.sort_by(|a, b| a.rel.as_os_str().as_bytes().cmp(b.rel.as_os_str().as_bytes()));
     Ok(out)
+}
+
+/// Every entry under each of `starts` (relative to `root`), recursively.
+fn walk_all(root: &Path, mut stack: Vec<PathBuf>) -> std::io::Result<Vec<Entry>> {
+    let mut out = Vec::new();
+    while let Some(rel) = stack.pop() {
+        walk_dir(root, rel, &mut out, &mut stack)?;
+    }
+    Ok(out)
+}
+
+/// The entries of one directory; its subdirectories are pushed on `dirs`.
+fn walk_dir(root: &Path, rel: PathBuf, out: &mut Vec<Entry>, dirs: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for e in fs::read_dir(root.join(&rel))? {
+        let e = e?;
+        let rel = rel.join(e.file_name());
+        // Relative to the open directory (fstatat), not a walk of the whole path; does not
+        // follow symlinks.
+        let meta = e.metadata()?;
+        if meta.is_dir() {
+            dirs.push(rel.clone());
+        }
+        out.push(Entry { rel, meta });
+    }
+    Ok(())
 }
 
 /// The tree hash of `root`, and per file the content hash (for naming what differs).
