@@ -43,7 +43,7 @@ const EXIT_REFUSED: u8 = 125;
 
 \
         In an MCP client config, replace  \"command\": \"npx\", \"args\": [\"-y\", \"pkg\"]\n  \
-        with  \"command\": \"mcpcell\", \"args\": [\"run\", \"PROFILE\"]"
+        with  \"command\": \"mcpcell\", \"args\": [\"run\", \"npm:pkg\"] (or a PROFILE)"
 )]
 struct Cli {
     /// Log format on stderr (stdout belongs to the MCP protocol).
