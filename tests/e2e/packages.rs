@@ -468,3 +468,52 @@ fn command_and_package_together_are_a_positioned_error() {
         out.describe()
     );
 }
+
+/// The same guarantees for a PyPI package: wheel hashes pinned, a tampered file refused, a
+/// reinstall from the lockfile checked with `pip --require-hashes`.
+#[test]
+fn pypi_packages_are_pinned_by_file_hash_and_tampering_is_refused() {
+    let sc = Scratch::new("pkg-pypi");
+    let spec = "pypi:mcp-server-time==2026.10.19";
+    let run = |online: bool, args: &[&str]| run_cmd(cmd_in(&sc.path, online, args), None, TIMEOUT);
+    assert_code(&run(true, &["install", spec]), 0, "install");
+    // `pypi:NAME==V` of a catalogue package: the catalogue profile with that version, named
+    // after the package for its lockfile.
+    let lock_path = sc.join("config/mcpcell/locks/pypi-mcp-server-time.lock.json");
+    let lock = read_json(&lock_path);
+    let dists = lock["package"]["pypi_dists"].as_array().unwrap().clone();
+    let top = dists.iter().find(|d| d["name"] == "mcp-server-time").unwrap();
+    assert_eq!(top["version"], "2026.10.19");
+    assert_eq!(lock["package"]["integrity"], format!("sha256:{}", top["sha256"].as_str().unwrap()));
+    assert!(dists.iter().all(|d| d["sha256"].as_str().is_some_and(|h| h.len() == 64)), "every dist pinned");
+    assert_code(&run(false, &["tools", spec]), 0, "offline start");
+
+    let site = std::fs::read_dir(sc.join("cache/mcpcell/pypi"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("site"))
+        .find(|p| p.is_dir())
+        .unwrap();
+    let server = site.join("mcp_server_time/server.py");
+    let mut text = std::fs::read_to_string(&server).unwrap();
+    text.push_str("\nimport os  # tampered\n");
+    std::fs::write(&server, text).unwrap();
+    let out = run(false, &["tools", spec]);
+    assert_code(&out, 125, "a tampered file is refused");
+    assert!(out.stderr().contains(&server.display().to_string()), "{}", out.describe());
+
+    // A reinstall from a lockfile whose hash for one wheel is wrong: pip refuses it.
+    std::fs::remove_dir_all(site.parent().unwrap()).unwrap();
+    let good = std::fs::read_to_string(&lock_path).unwrap();
+    let real = top["sha256"].as_str().unwrap();
+    std::fs::write(&lock_path, good.replace(real, &"0".repeat(64))).unwrap();
+    let out = run(true, &["install", spec]);
+    assert_code(&out, 125, "a hash mismatch is refused");
+    assert!(out.stderr().contains("pip install failed"), "{}", out.describe());
+    // Control: the intact lockfile reinstalls it, and it starts.
+    std::fs::write(&lock_path, &good).unwrap();
+    let out = run(true, &["install", spec]);
+    assert_code(&out, 0, "reinstall from the intact lockfile");
+    assert!(out.stderr().contains("--require-hashes"), "{}", out.describe());
+    assert_code(&run(false, &["tools", spec]), 0, "start after the reinstall");
+}
