@@ -637,7 +637,7 @@ def cmd_mcp_init(a):
 
 
 def cmd_pkg_init(a):
-    """h. start-to-initialize of a cached npm: package: `mcpcell run npm:PKG@V` (installed, pinned,
+    """i. start-to-initialize of a cached npm: package: `mcpcell run npm:PKG@V` (installed, pinned,
     verified from the cache) vs `npx -y PKG@V` (warm npm cache) vs bare `node ENTRY` (the same
     installed file, with the cell's environment)."""
     npx = shutil.which("npx")
@@ -685,8 +685,8 @@ def cmd_pkg_init(a):
 
 
 def pkg_report(h, rows):
-    """Section h of the report (package start); adds summary rows."""
-    lines = ["## h. Cached `npm:` package: start to `initialize` answer", "",
+    """Section i of the report (package start); adds summary rows."""
+    lines = ["## i. Cached `npm:` package: start to `initialize` answer", "",
              f"`{h['spec']}`, {h['runs']} runs per variant, alternating order, after two warm-up rounds "
              "(npx's cache and the page cache warm). `mcpcell run` starts from mcpcell's verified cache "
              "(lockfile present; the tree's metadata is checked, no network); bare node runs the same "
@@ -1705,7 +1705,7 @@ def cmd_report(a):
     if h and "skipped" not in h:
         lines += pkg_report(h, rows)
     elif h:
-        lines += ["## h. Cached npm: package", "", f"Skipped: {h['skipped']}", ""]
+        lines += ["## i. Cached npm: package", "", f"Skipped: {h['skipped']}", ""]
 
     eg = load(d, "egress.json")
     if eg and "skipped" not in eg:

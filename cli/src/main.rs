@@ -33,15 +33,10 @@ const EXIT_REFUSED: u8 = 125;
         mcpcell explain everything            what the 'everything' profile allows\n  \
         mcpcell tools everything              start it in a cell and list its tools\n  \
         mcpcell run ./github.toml             what an MCP client config runs\n  \
-        mcpcell run npm:@scope/server@1.2.3   a package, installed and pinned on first use
-  \
-        mcpcell install github                install and pin a profile's package now
-  \
-        mcpcell exec --read ~/docs -- ls ~/docs
-  \
-        mcpcell wrap .cursor/mcp.json         show how a client config would change
-
-\
+        mcpcell run npm:@scope/server@1.2.3   a package, installed and pinned on first use\n  \
+        mcpcell install github                install and pin a profile's package now\n  \
+        mcpcell exec --read ~/docs -- ls ~/docs\n  \
+        mcpcell wrap .cursor/mcp.json         show how a client config would change\n\n\
         In an MCP client config, replace  \"command\": \"npx\", \"args\": [\"-y\", \"pkg\"]\n  \
         with  \"command\": \"mcpcell\", \"args\": [\"run\", \"npm:pkg\"] (or a PROFILE)"
 )]
