@@ -195,7 +195,9 @@ mod tests {
             catalogue_entry(&npm("@modelcontextprotocol/server-filesystem", Some("1.0.0"))).as_deref(),
             Some("filesystem")
         );
-        assert_eq!(catalogue_entry(&npm("@modelcontextprotocol/server-github", None)), None);
+        // A catalogue entry with `[server] package` (the catalogue grew with package sources).
+        assert_eq!(catalogue_entry(&npm("@modelcontextprotocol/server-github", None)).as_deref(), Some("github"));
+        assert_eq!(catalogue_entry(&npm("@modelcontextprotocol/server-aws-kb-retrieval", None)), None);
         assert_eq!(catalogue_entry(&npm("server-memory", None)), None);
     }
 
