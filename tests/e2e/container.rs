@@ -149,7 +149,8 @@ fn hardening_is_set_on_the_created_container() {
         assert!(m.is_empty() || m == "private", "{mode}: {m} (no host namespace)");
     }
     assert_eq!(hc["LogConfig"]["Type"], "none", "stdio (MCP traffic) is never logged to disk");
-    assert_eq!(hc["AutoRemove"], true);
+    // Not auto-removed: mcpcell reads the exit status, then removes it (`nothing_is_left_after_a_run`).
+    assert_eq!(hc["AutoRemove"], false);
     assert!(hc["Tmpfs"]["/tmp"].as_str().unwrap().starts_with("size="), "size-limited /tmp: {}", hc["Tmpfs"]);
     let mounts = v[0]["Mounts"].as_array().unwrap();
     for m in mounts {

@@ -128,6 +128,8 @@ pub fn spawn(plan: &CellPlan, stdio: Stdio) -> Result<Cell, SpawnError> {
                 init_binary,
                 stdio,
                 egress_socket: egress.as_ref().map(|e| e.path.clone()),
+                grace: plan.shutdown_grace,
+                launcher: nix::unistd::getppid(),
             };
             shim::run(job, err_write)
         }

@@ -32,6 +32,16 @@ pub(super) struct Job {
     pub stdio: Stdio,
     /// The launcher's egress control socket, bound into the container for its netd.
     pub egress_socket: Option<PathBuf>,
+    /// The profile's shutdown grace period (for a teardown after the launcher died).
+    pub grace: std::time::Duration,
+    /// The launcher's pid, to notice it is gone.
+    pub launcher: nix::unistd::Pid,
+}
+
+/// Sent to the shim when the launcher dies (PDEATHSIG): not one of the forwarded signals, so
+/// it cannot be confused with a signal meant for the server.
+fn launcher_gone_signal() -> i32 {
+    libc::SIGRTMIN() + 3
 }
 
 /// A start failure: exit code and message for the launcher.
@@ -57,9 +67,6 @@ fn shim(job: Job, report: OwnedFd) -> Result<i32, i32> {
         }
         code
     };
-    if let Err(m) = crate::jail::process::die_with_parent() {
-        return Err(fail(&mut report, (125, format!("die with the launcher: {m}"))));
-    }
     // Keep only our stdio and the report pipe: a copy of the relay's other pipe ends here
     // would keep the server's stdin from ever reaching EOF.
     let mut keep = vec![2];
@@ -71,8 +78,20 @@ fn shim(job: Job, report: OwnedFd) -> Result<i32, i32> {
         Err(e) => return Err(fail(&mut report, (125, format!("tokio runtime: {e}")))),
     };
     let result = rt.block_on(async move {
+        // When the launcher dies we are told (not killed), so that the container is stopped
+        // and removed, not left behind. The handler is in place before we ask for the signal.
+        let launcher_gone =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(launcher_gone_signal())) {
+                Ok(s) => s,
+                Err(e) => return Err(fail(&mut report, (125, format!("launcher-death signal: {e}")))),
+            };
+        // SAFETY: integer-only prctl.
+        if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, launcher_gone_signal() as libc::c_ulong, 0, 0, 0) } != 0 {
+            let e = std::io::Error::last_os_error();
+            return Err(fail(&mut report, (125, format!("PR_SET_PDEATHSIG: {e}"))));
+        }
         let mut started = Started::default();
-        let result = session(&job, &mut report, &mut started).await;
+        let result = session(&job, &mut report, &mut started, launcher_gone).await;
         started.cleanup().await;
         result.map_err(|f| fail(&mut report, f))
     });
@@ -101,7 +120,12 @@ impl Started {
     }
 }
 
-async fn session(job: &Job, report: &mut Option<OwnedFd>, started: &mut Started) -> Result<i32, Failure> {
+async fn session(
+    job: &Job,
+    report: &mut Option<OwnedFd>,
+    started: &mut Started,
+    launcher_gone: tokio::signal::unix::Signal,
+) -> Result<i32, Failure> {
     let refused = |m: String| (125, m);
     let docker = engine::connect().await.map_err(refused)?;
     started.docker = Some(docker.clone());
@@ -166,7 +190,9 @@ async fn session(job: &Job, report: &mut Option<OwnedFd>, started: &mut Started)
         shm_size: Some(i64::try_from(c.shm_bytes).unwrap_or(i64::MAX)),
         tmpfs: Some(c.tmpfs.iter().map(|(d, o)| (d.display().to_string(), tmpfs_options(o, podman))).collect()),
         mounts: Some(mounts),
-        auto_remove: Some(true),
+        // Removed by us once its status is read (an auto-removed container can be gone before
+        // its status is asked for); one left by a killed shim is reaped at the next start.
+        auto_remove: Some(false),
         // netd binds the DNS stub (53) and forwarders (443...) with no capability, in the
         // container's own network namespace only.
         sysctls: job
@@ -213,9 +239,10 @@ async fn session(job: &Job, report: &mut Option<OwnedFd>, started: &mut Started)
         )
         .await
         .map_err(|e| refused(format!("attaching to {name}: {e}")))?;
-    // Registered before the start so that the exit cannot be missed (auto-remove follows it).
-    let mut wait = docker.wait_container(&id, Some(WaitContainerOptionsBuilder::new().condition("next-exit").build()));
     docker.start_container(&id, None).await.map_err(|e| refused(format!("starting {name}: {e}")))?;
+    // "not-running" after the start: answers at once if the server has already exited.
+    let mut wait =
+        docker.wait_container(&id, Some(WaitContainerOptionsBuilder::new().condition("not-running").build()));
     // Started: from here on the server's own stderr carries its problems.
     drop(report.take());
 
@@ -262,7 +289,7 @@ async fn session(job: &Job, report: &mut Option<OwnedFd>, started: &mut Started)
         Ok::<_, std::io::Error>(())
     });
 
-    let code = forward_signals(&docker, &id, &mut wait).await;
+    let code = forward_signals(&docker, &id, &mut wait, launcher_gone, job).await;
     stdin_pump.abort();
     // The last bytes the server wrote before exiting.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), output_pump).await;
@@ -292,8 +319,20 @@ async fn forward_signals(
     id: &str,
     wait: &mut (impl futures_util::Stream<Item = Result<bollard::models::ContainerWaitResponse, bollard::errors::Error>>
               + Unpin),
+    mut launcher_gone: tokio::signal::unix::Signal,
+    job: &Job,
 ) -> i32 {
     use tokio::signal::unix::{signal, SignalKind};
+    // The teardown after the launcher died: SIGTERM now, SIGKILL after the grace period.
+    let mut teardown: Option<tokio::time::Instant> = None;
+    let kill = |sig: &'static str| async move {
+        let _ = docker.kill_container(id, Some(KillContainerOptionsBuilder::new().signal(sig).build())).await;
+    };
+    if nix::unistd::getppid() != job.launcher {
+        // Gone before the signal was asked for.
+        kill("SIGTERM").await;
+        teardown = Some(tokio::time::Instant::now() + job.grace);
+    }
     let kinds = [
         (SignalKind::terminate(), "SIGTERM"),
         (SignalKind::interrupt(), "SIGINT"),
@@ -327,6 +366,15 @@ async fn forward_signals(
                     let opts = KillContainerOptionsBuilder::new().signal(name).build();
                     let _ = docker.kill_container(id, Some(opts)).await;
                 }
+            }
+            _ = launcher_gone.recv(), if teardown.is_none() => {
+                tracing::debug!("the launcher is gone: stopping the container");
+                kill("SIGTERM").await;
+                teardown = Some(tokio::time::Instant::now() + job.grace);
+            }
+            _ = tokio::time::sleep_until(teardown.unwrap_or_else(tokio::time::Instant::now)), if teardown.is_some() => {
+                kill("SIGKILL").await;
+                teardown = None;
             }
             code = wait_for_exit(wait) => return code,
         }
