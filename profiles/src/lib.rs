@@ -30,7 +30,7 @@ pub use model::*;
 pub use package::{edit_distance, normalize_pypi, resembles, Ecosystem, PackageRef, PackageVersion};
 pub use parse::is_env_name;
 pub use paths::expand_path;
-pub use resolve::MAX_EXTENDS_DEPTH;
+pub use resolve::{check_issuer_url, MAX_EXTENDS_DEPTH};
 pub use schema::json_schema;
 pub use size::{format_size, parse_size};
 

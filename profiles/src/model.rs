@@ -108,7 +108,30 @@ pub struct Secret {
     pub name: String,
     pub source: SecretSource,
     pub delivery: SecretDelivery,
+    /// `ttl_secs`: how long one value may live. A minted credential is asked for with this
+    /// lifetime (capped by what the issuer grants); with file delivery every source is
+    /// obtained again and the file rewritten at 75% of it. None: the issuer's lifetime, or,
+    /// for static sources, no expiry.
+    pub ttl_secs: Option<u64>,
 }
+
+impl Secret {
+    /// The environment variables this secret sets in the server (values or file paths).
+    pub fn delivered_vars(&self) -> Vec<&str> {
+        match &self.delivery {
+            SecretDelivery::Env(var) | SecretDelivery::File { env: var } => vec![var.as_str()],
+            SecretDelivery::AwsEnv => AWS_ENV_VARS.to_vec(),
+        }
+    }
+
+    /// Whether the value comes from an issuer (and so has an issuer-stated lifetime).
+    pub fn is_minted(&self) -> bool {
+        matches!(self.source, SecretSource::AwsSts(_) | SecretSource::OAuth2(_) | SecretSource::GithubApp(_))
+    }
+}
+
+/// What `delivery = "env"` sets for an `aws-sts` secret.
+pub const AWS_ENV_VARS: [&str; 3] = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretSource {
@@ -124,12 +147,147 @@ pub enum SecretSource {
         /// Kill the helper after this many seconds (1 to 300, default 10).
         timeout_secs: u64,
     },
+    /// `source = "keyring"`: the OS secret store (Secret Service on Linux), by service and user.
+    Keyring { service: String, user: String },
+    /// `source = "aws-sts"`: AssumeRole with the launcher's AWS credentials.
+    AwsSts(AwsSts),
+    /// `source = "oauth2"`: an access token from an OAuth 2.0 token endpoint.
+    OAuth2(OAuth2),
+    /// `source = "github-app"`: a GitHub App installation token.
+    GithubApp(GithubApp),
+}
+
+impl SecretSource {
+    /// The kind as written in `source` (for messages; never a value).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SecretSource::Env(_) => "env",
+            SecretSource::File(_) => "file",
+            SecretSource::Command { .. } => "command",
+            SecretSource::Keyring { .. } => "keyring",
+            SecretSource::AwsSts(_) => "aws-sts",
+            SecretSource::OAuth2(_) => "oauth2",
+            SecretSource::GithubApp(_) => "github-app",
+        }
+    }
+
+    /// How the source is shown in messages, `explain` and `secrets check` (never a value).
+    pub fn describe(&self) -> String {
+        match self {
+            SecretSource::Env(v) => format!("env:{v}"),
+            SecretSource::File(p) => format!("file:{}", p.display()),
+            // The program only: arguments may be sensitive-looking (a vault path, a literal).
+            SecretSource::Command { argv, .. } => match argv.len() {
+                0 | 1 => format!("command `{}`", argv.join(" ")),
+                n => format!("command `{}` (and {} argument{})", argv[0], n - 1, if n == 2 { "" } else { "s" }),
+            },
+            SecretSource::Keyring { service, user } => format!("keyring service {service:?} user {user:?}"),
+            SecretSource::AwsSts(a) => format!("aws-sts AssumeRole {} at {}", a.role_arn, a.endpoint),
+            SecretSource::OAuth2(o) => {
+                let grant = match o.grant {
+                    OAuth2Grant::ClientCredentials => "client credentials",
+                    OAuth2Grant::TokenExchange { .. } => "token exchange",
+                };
+                format!("oauth2 {grant} at {}", o.token_url)
+            }
+            SecretSource::GithubApp(g) => {
+                format!("github-app {} installation {} at {}", g.app_id, g.installation_id, g.api_url)
+            }
+        }
+    }
+}
+
+/// `source = "aws-sts"`: `sts:AssumeRole` signed (SigV4) with the launcher's own AWS
+/// credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, optional `AWS_SESSION_TOKEN` in
+/// mcpcell's environment). `DurationSeconds` is the secret's `ttl_secs` (default 3600).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsSts {
+    pub role_arn: String,
+    pub session_name: String,
+    /// Inline session policy (JSON): the credentials get the intersection of the role's
+    /// policies and this one.
+    pub policy: Option<String>,
+    /// STS endpoint URL (default `https://sts.amazonaws.com`).
+    pub endpoint: String,
+    /// Signing region (default `us-east-1`).
+    pub region: String,
+}
+
+/// `source = "oauth2"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuth2 {
+    pub token_url: String,
+    pub grant: OAuth2Grant,
+    pub client_id: String,
+    /// `env:`/`file:`: sent with HTTP Basic authentication; None: a public client.
+    pub client_secret: Option<Box<SecretSource>>,
+    /// RFC 8707 resource indicators, always sent (at least one).
+    pub resource: Vec<String>,
+    pub audience: Option<String>,
+    /// Space-separated scopes.
+    pub scope: Option<String>,
+    /// RFC 7009 revocation endpoint: the token is revoked there when mcpcell exits.
+    pub revocation_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OAuth2Grant {
+    /// `grant = "client_credentials"` (RFC 6749 section 4.4).
+    ClientCredentials,
+    /// `grant = "token_exchange"` (RFC 8693).
+    TokenExchange {
+        /// `env:`/`file:`/`command`-free source of the subject token.
+        subject_token: Box<SecretSource>,
+        subject_token_type: String,
+        requested_token_type: Option<String>,
+    },
+}
+
+/// `source = "github-app"`: a JWT signed (RS256) with the App's private key buys an
+/// installation token limited to `repositories` and `permissions`; revoked at exit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GithubApp {
+    pub app_id: String,
+    pub installation_id: u64,
+    /// `env:`/`file:` source of the PEM private key.
+    pub private_key: Box<SecretSource>,
+    /// Repository names (without the owner) the token is limited to; empty = all the
+    /// installation can reach.
+    pub repositories: Vec<String>,
+    /// Permission name → `read` / `write` / `admin`; empty = the App's permissions.
+    pub permissions: BTreeMap<String, String>,
+    /// API base (default `https://api.github.com`; GitHub Enterprise: `https://HOST/api/v3`).
+    pub api_url: String,
+}
+
+impl AwsSts {
+    pub(crate) fn into_source(self) -> SecretSource {
+        SecretSource::AwsSts(self)
+    }
+}
+impl OAuth2 {
+    pub(crate) fn into_source(self) -> SecretSource {
+        SecretSource::OAuth2(self)
+    }
+}
+impl GithubApp {
+    pub(crate) fn into_source(self) -> SecretSource {
+        SecretSource::GithubApp(self)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretDelivery {
     /// Set as this environment variable in the server's environment.
     Env(String),
+    /// `aws-sts` with `delivery = "env"`: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// `AWS_SESSION_TOKEN`.
+    AwsEnv,
+    /// `delivery = "file"`: a read-only file named after the secret in the cell's secrets
+    /// directory (a tmpfs: `/run/mcpcell/secrets/NAME`), rewritten atomically when the value is
+    /// refreshed; `env` names the variable holding its path. For `aws-sts` the file is an AWS
+    /// shared-credentials file.
+    File { env: String },
 }
 
 /// `[limits]`, with safe defaults (see `Limits::default`).

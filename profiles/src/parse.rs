@@ -18,7 +18,46 @@ pub(crate) const FILESYSTEM_KEYS: &[&str] = &["read", "write"];
 pub(crate) const GRANT_KEYS: &[&str] = &["path", "optional"];
 pub(crate) const NETWORK_KEYS: &[&str] = &["egress"];
 pub(crate) const EGRESS_KEYS: &[&str] = &["host", "port", "allow_private"];
-pub(crate) const SECRET_KEYS: &[&str] = &["source", "env", "command", "timeout_secs"];
+pub(crate) const SECRET_KEYS: &[&str] = &[
+    "source",
+    "env",
+    "delivery",
+    "ttl_secs",
+    "command",
+    "timeout_secs",
+    // keyring
+    "service",
+    "user",
+    // aws-sts
+    "role_arn",
+    "session_name",
+    "policy",
+    "endpoint",
+    "region",
+    // oauth2
+    "token_url",
+    "grant",
+    "client_id",
+    "client_secret",
+    "resource",
+    "audience",
+    "scope",
+    "subject_token",
+    "subject_token_type",
+    "requested_token_type",
+    "revocation_url",
+    // github-app
+    "app_id",
+    "installation_id",
+    "private_key",
+    "repositories",
+    "permissions",
+    "api_url",
+];
+/// Source-specific keys whose value is itself a source string (`env:NAME` / `file:PATH`).
+pub(crate) const SECRET_SOURCE_PARAMS: &[&str] = &["client_secret", "subject_token", "private_key"];
+/// `[secrets.NAME] ttl_secs`.
+pub(crate) const SECRET_TTL_RANGE: (u64, u64) = (5, 43200);
 pub(crate) const LIMITS_KEYS: &[&str] = &["memory", "pids", "cpu_seconds", "file_size", "open_files", "tmpfs_size"];
 pub(crate) const SANDBOX_KEYS: &[&str] = &["backend", "landlock_min_abi", "shutdown_grace_ms", "image"];
 pub(crate) const TOOLS_KEYS: &[&str] = &[
@@ -80,11 +119,37 @@ pub(crate) struct SecretLayer {
     pub at: Location,
     /// For `source = "command"`, a placeholder `Command` whose argv and timeout are filled in by
     /// `resolve` from `command` and `timeout_secs`.
-    pub source: Option<At<SecretSource>>,
+    pub source: Option<At<SourceSpec>>,
     pub env: Option<At<String>>,
     /// `command = [...]`: argv for `source = "command"`, checked non-empty here.
     pub command: Option<At<Vec<String>>>,
     pub timeout_secs: Option<At<u64>>,
+    /// `delivery = "env" | "file"`.
+    pub delivery: Option<At<String>>,
+    pub ttl_secs: Option<At<u64>>,
+    /// Keys of the keyring and minted sources, typed by what was written; `resolve` checks
+    /// which belong to the source and builds it.
+    pub params: BTreeMap<String, At<Param>>,
+}
+
+/// A source-specific `[secrets.NAME]` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Param {
+    Str(String),
+    Int(u64),
+    List(Vec<String>),
+    Map(BTreeMap<String, String>),
+    /// `client_secret`, `subject_token`, `private_key`: an `env:`/`file:` source.
+    Source(SecretSource),
+}
+
+/// What `source` says before the source-specific keys are folded in by `resolve`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SourceSpec {
+    /// `env:`, `file:`, and `command` (a placeholder whose argv is filled in by `resolve`).
+    Ready(SecretSource),
+    /// `keyring`, `aws-sts`, `oauth2`, `github-app`.
+    Kind(&'static str),
 }
 
 /// What one file says, before merging. `None` means "not set here".
@@ -570,6 +635,9 @@ impl Parser<'_> {
                 env: None,
                 command: None,
                 timeout_secs: None,
+                delivery: None,
+                ttl_secs: None,
+                params: BTreeMap::new(),
             };
             for (key, v) in entries {
                 match key.name.as_str() {
@@ -611,11 +679,32 @@ impl Parser<'_> {
                         )?;
                         secret.timeout_secs = Some(At { value: n, at: src.loc(v.span()) });
                     }
+                    "delivery" => {
+                        let d = src.string(&format!("secrets.{name}.delivery"), v)?;
+                        if d != "env" && d != "file" {
+                            return Err(src.err(v.span(), format!("secrets.{name}.delivery = \"{d}\": use \"env\" (an environment variable) or \"file\" (a file on a tmpfs in the cell, its path in an environment variable)")));
+                        }
+                        secret.delivery = Some(At { value: d, at: src.loc(v.span()) });
+                    }
+                    "ttl_secs" => {
+                        let n = src.integer(
+                            &format!("secrets.{name}.ttl_secs"),
+                            v,
+                            SECRET_TTL_RANGE,
+                            "a number of seconds from 5 to 43200 (12 hours)",
+                        )?;
+                        secret.ttl_secs = Some(At { value: n, at: src.loc(v.span()) });
+                    }
                     "value" => {
                         return Err(ProfileError::invalid(
                             src.key_loc(key, v),
                             "secret values never go in a profile; use source = \"env:...\" or \"file:...\"",
                         ));
+                    }
+                    other if SECRET_KEYS.contains(&other) => {
+                        let what = format!("secrets.{name}.{other}");
+                        let param = self.secret_param(&what, other, v)?;
+                        secret.params.insert(other.to_string(), At { value: param, at: src.key_loc(key, v) });
                     }
                     _ => return Err(src.unknown(key, v, &format!("in [secrets.{name}]"), SECRET_KEYS)),
                 }
@@ -623,6 +712,48 @@ impl Parser<'_> {
             self.layer.secrets.insert(name.clone(), secret);
         }
         Ok(())
+    }
+
+    /// A source-specific key, typed by what was written (checked against the source later).
+    fn secret_param(&self, what: &str, key: &str, v: &Node) -> Result<Param, ProfileError> {
+        let src = &self.src;
+        if SECRET_SOURCE_PARAMS.contains(&key) {
+            let text = src.string(what, v)?;
+            return match parse_source(&text, self.home) {
+                Ok(SourceSpec::Ready(s @ (SecretSource::Env(_) | SecretSource::File(_)))) => Ok(Param::Source(s)),
+                Ok(_) => {
+                    Err(src
+                        .err(v.span(), format!("{what}: write \"env:NAME\" or \"file:PATH\" (where mcpcell reads it)")))
+                }
+                Err(why) => Err(src.err(v.span(), format!("{what}: {why}"))),
+            };
+        }
+        match v.get_ref() {
+            Raw::String(s) if !s.is_empty() => Ok(Param::Str(s.clone())),
+            Raw::String(_) => Err(src.err(v.span(), format!("{what} is empty; remove it or give a value"))),
+            Raw::Integer(n) => u64::try_from(*n)
+                .map(Param::Int)
+                .map_err(|_| src.err(v.span(), format!("{what} = {n}: expected a positive integer"))),
+            Raw::Array(items) => {
+                let mut list = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    let s = src.string(&format!("{what}[{i}]"), item)?;
+                    if s.is_empty() {
+                        return Err(src.err(item.span(), format!("{what}[{i}] is an empty string; remove it")));
+                    }
+                    list.push(s);
+                }
+                Ok(Param::List(list))
+            }
+            Raw::Table(entries) => {
+                let mut map = BTreeMap::new();
+                for (k, item) in entries {
+                    map.insert(k.name.clone(), src.string(&format!("{what}.{}", k.name), item)?);
+                }
+                Ok(Param::Map(map))
+            }
+            _ => Err(src.type_err(what, "a string", v)),
+        }
     }
 
     fn limits(&mut self, value: &Node) -> Result<(), ProfileError> {
@@ -860,38 +991,48 @@ pub fn is_env_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// `env:NAME`, `file:PATH` or `command` (argv filled in later by `resolve`).
+/// `env:NAME`, `file:PATH`, `command` (argv filled in later by `resolve`), or a bare kind
+/// (`keyring`, `aws-sts`, `oauth2`, `github-app`) whose keys `resolve` folds in.
 /// The error never repeats text that could be the secret itself.
-pub(crate) fn parse_source(text: &str, home: &Path) -> Result<SecretSource, String> {
-    let supported = "supported: env, file, command";
+pub(crate) fn parse_source(text: &str, home: &Path) -> Result<SourceSpec, String> {
+    let supported = "supported: env, file, command, keyring, aws-sts, oauth2, github-app";
     let (kind, rest) = match text.split_once(':') {
         Some((kind, rest)) => (kind, Some(rest)),
         None => (text, None),
     };
     match (kind, rest) {
-        ("env", Some(name)) if is_env_name(name) => Ok(SecretSource::Env(name.to_string())),
+        ("env", Some(name)) if is_env_name(name) => Ok(SourceSpec::Ready(SecretSource::Env(name.to_string()))),
         ("env", Some(name)) => Err(format!(
             "\"{name}\" is not a valid environment variable name; write source = \"env:NAME\", like \"env:GH_TOKEN\""
         )),
         ("file", Some(path)) => {
             let path = expand_path(path, home).map_err(|why| format!("file source: {why}"))?;
-            Ok(SecretSource::File(path))
+            Ok(SourceSpec::Ready(SecretSource::File(path)))
         }
-        ("command", None) => Ok(SecretSource::Command { argv: Vec::new(), timeout_secs: SECRET_TIMEOUT_DEFAULT }),
+        ("command", None) => {
+            Ok(SourceSpec::Ready(SecretSource::Command { argv: Vec::new(), timeout_secs: SECRET_TIMEOUT_DEFAULT }))
+        }
         ("command", Some(_)) => Err(
             "a command source is written source = \"command\" with its argv in command = [\"program\", \"arg\", ...] (no shell)"
                 .to_string(),
         ),
+        ("keyring", None) => Ok(SourceSpec::Kind("keyring")),
+        ("aws-sts", None) => Ok(SourceSpec::Kind("aws-sts")),
+        ("oauth2", None) => Ok(SourceSpec::Kind("oauth2")),
+        ("github-app", None) => Ok(SourceSpec::Kind("github-app")),
+        ("keyring" | "aws-sts" | "oauth2" | "github-app", Some(_)) => Err(format!(
+            "write source = \"{kind}\" alone; its settings go in their own keys of this [secrets] table"
+        )),
         // A kind is short and lower-case; anything else may be a pasted token, so not echoed.
         (kind, _)
             if !kind.is_empty()
                 && kind.len() <= 24
                 && kind.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') =>
         {
-            Err(format!("source kind \"{kind}\" is not supported yet; {supported}"))
+            Err(format!("unknown source kind \"{kind}\"; {supported}"))
         }
         _ => Err(format!(
-            "a source is \"env:NAME\", \"file:PATH\" or \"command\" ({supported}); never the secret value itself"
+            "a source is \"env:NAME\", \"file:PATH\", \"command\" or a kind such as \"oauth2\" ({supported}); never the secret value itself"
         )),
     }
 }

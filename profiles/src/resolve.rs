@@ -11,7 +11,7 @@ use crate::model::{
     Audit, EgressRule, Filesystem, Limits, Network, Origin, Profile, Sandbox, Secret, SecretDelivery, SecretSource,
     Server, ToolPolicy,
 };
-use crate::parse::{is_env_name, parse_layer, source_name, At, Grant, Layer, SecretLayer};
+use crate::parse::{is_env_name, parse_layer, source_name, At, Grant, Layer, Param, SecretLayer, SourceSpec};
 use crate::LoadContext;
 
 /// At most this many `extends` hops from the profile being loaded.
@@ -170,14 +170,26 @@ fn merge(parent: Layer, child: Layer) -> Layer {
         let merged = match secrets.remove(&name) {
             // A child that sets `source` replaces the source-specific keys too, so switching a
             // base's command source to `env:` does not inherit a stale `command`.
-            Some(p) if c.source.is_some() => SecretLayer { env: c.env.or(p.env), ..c },
-            Some(p) => SecretLayer {
-                at: c.at,
-                source: p.source,
+            Some(p) if c.source.is_some() => SecretLayer {
                 env: c.env.or(p.env),
-                command: c.command.or(p.command),
-                timeout_secs: c.timeout_secs.or(p.timeout_secs),
+                delivery: c.delivery.or(p.delivery),
+                ttl_secs: c.ttl_secs.or(p.ttl_secs),
+                ..c
             },
+            Some(p) => {
+                let mut params = p.params;
+                params.extend(c.params);
+                SecretLayer {
+                    at: c.at,
+                    source: p.source,
+                    env: c.env.or(p.env),
+                    command: c.command.or(p.command),
+                    timeout_secs: c.timeout_secs.or(p.timeout_secs),
+                    delivery: c.delivery.or(p.delivery),
+                    ttl_secs: c.ttl_secs.or(p.ttl_secs),
+                    params,
+                }
+            }
             None => c,
         };
         secrets.insert(name, merged);
@@ -278,16 +290,34 @@ fn finish(l: Layer, extends: Vec<Origin>, ctx: &LoadContext) -> Result<Profile, 
     let mut secrets = Vec::new();
     let mut delivered: BTreeMap<String, String> = BTreeMap::new();
     for (name, s) in l.secrets {
-        let Some(mut source) = s.source else {
+        let Some(source) = s.source else {
             return Err(ProfileError::invalid(
                 s.at,
-                format!("[secrets.{name}] has no source; add source = \"env:NAME\", source = \"file:PATH\" or source = \"command\""),
+                format!("[secrets.{name}] has no source; add source = \"env:NAME\", \"file:PATH\", \"command\", \"keyring\", \"aws-sts\", \"oauth2\" or \"github-app\""),
             ));
         };
-        if let SecretSource::Command { argv, timeout_secs } = &mut source.value {
+        let source_at = source.at.clone();
+        let mut source = match source.value {
+            SourceSpec::Ready(src) => {
+                if let Some((key, p)) = s.params.iter().next() {
+                    return Err(ProfileError::invalid(
+                        p.at.clone(),
+                        format!("secrets.{name}.{key} is not a setting of source = \"{}\"; remove it", src.kind()),
+                    ));
+                }
+                src
+            }
+            SourceSpec::Kind(kind) => {
+                let mut params = Params { secret: &name, kind, at: source_at.clone(), map: s.params };
+                let built = params.build()?;
+                params.finish()?;
+                built
+            }
+        };
+        if let SecretSource::Command { argv, timeout_secs } = &mut source {
             let Some(command) = s.command else {
                 return Err(ProfileError::invalid(
-                    source.at,
+                    source_at,
                     format!("secrets.{name}: source = \"command\" needs command = [\"program\", \"arg\", ...], the argv to run (no shell)"),
                 ));
             };
@@ -306,30 +336,60 @@ fn finish(l: Layer, extends: Vec<Origin>, ctx: &LoadContext) -> Result<Profile, 
                 format!("secrets.{name}.timeout_secs is only used with source = \"command\"; remove it or set source = \"command\""),
             ));
         }
-        let (env, at) = match s.env {
-            Some(env) => (env.value, env.at),
-            None if is_env_name(&name) => (name.clone(), s.at),
-            None => {
+        let file = s.delivery.as_ref().is_some_and(|d| d.value == "file");
+        let safe_file_name = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        if file && !safe_file_name {
+            return Err(ProfileError::invalid(
+                s.at,
+                format!("secret name \"{name}\" cannot be a file name (it names the secret's file); with delivery = \"file\" use letters, digits, \"_\", \".\" and \"-\""),
+            ));
+        }
+        let aws = matches!(source, SecretSource::AwsSts(_));
+        let (delivery, vars, at) = match (file, aws, s.env) {
+            (false, true, Some(env)) => {
+                return Err(ProfileError::invalid(
+                    env.at,
+                    format!("secrets.{name}: an aws-sts secret is delivered as AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN; remove env, or set delivery = \"file\" to name the variable holding the credentials file's path"),
+                ));
+            }
+            (false, true, None) => (SecretDelivery::AwsEnv, mcpcell_aws_vars(), s.at.clone()),
+            (true, _, Some(env)) => (SecretDelivery::File { env: env.value.clone() }, vec![env.value], env.at),
+            (true, true, None) => {
+                let env = "AWS_SHARED_CREDENTIALS_FILE".to_string();
+                (SecretDelivery::File { env: env.clone() }, vec![env], s.at.clone())
+            }
+            (true, false, None) if is_env_name(&name) => {
+                let env = format!("{name}_FILE");
+                (SecretDelivery::File { env: env.clone() }, vec![env], s.at.clone())
+            }
+            (false, false, Some(env)) => (SecretDelivery::Env(env.value.clone()), vec![env.value], env.at),
+            (false, false, None) if is_env_name(&name) => {
+                (SecretDelivery::Env(name.clone()), vec![name.clone()], s.at.clone())
+            }
+            (_, false, None) => {
                 return Err(ProfileError::invalid(
                     s.at,
                     format!("secret name \"{name}\" is not a valid environment variable name, so it needs env = \"...\" naming the variable to deliver it as"),
                 ));
             }
         };
-        if let Some(other) = delivered.get(&env) {
-            return Err(ProfileError::invalid(
-                at,
-                format!("secret \"{name}\" is delivered as env \"{env}\", which secret \"{other}\" already uses; give one of them a different env = \"...\""),
-            ));
+        for env in vars {
+            if let Some(other) = delivered.get(&env) {
+                return Err(ProfileError::invalid(
+                    at,
+                    format!("secret \"{name}\" is delivered as env \"{env}\", which secret \"{other}\" already uses; give one of them a different env = \"...\""),
+                ));
+            }
+            if l.env.contains_key(&env) {
+                return Err(ProfileError::invalid(
+                    at,
+                    format!("secret \"{name}\" is delivered as env \"{env}\", which [server] env also sets; remove {env} from [server] env or deliver the secret as another variable"),
+                ));
+            }
+            delivered.insert(env, name.clone());
         }
-        if l.env.contains_key(&env) {
-            return Err(ProfileError::invalid(
-                at,
-                format!("secret \"{name}\" is delivered as env \"{env}\", which [server] env also sets; remove {env} from [server] env or deliver the secret as another variable"),
-            ));
-        }
-        delivered.insert(env.clone(), name.clone());
-        secrets.push(Secret { name, source: source.value, delivery: SecretDelivery::Env(env) });
+        secrets.push(Secret { name, source, delivery, ttl_secs: s.ttl_secs.map(|t| t.value) });
     }
 
     let mut egress: Vec<EgressRule> = Vec::new();
@@ -448,4 +508,239 @@ fn dedup_grants(grants: Vec<At<Grant>>) -> Vec<At<Grant>> {
         }
     }
     out
+}
+
+fn mcpcell_aws_vars() -> Vec<String> {
+    crate::model::AWS_ENV_VARS.iter().map(|v| v.to_string()).collect()
+}
+
+/// The source-specific keys of one `[secrets.NAME]`, taken one by one as the source is built;
+/// whatever is left over does not belong to this kind of source.
+struct Params<'a> {
+    secret: &'a str,
+    kind: &'static str,
+    /// Where `source` was written (for a missing key).
+    at: Location,
+    map: BTreeMap<String, At<Param>>,
+}
+
+impl Params<'_> {
+    fn err(&self, at: Location, msg: String) -> ProfileError {
+        ProfileError::invalid(at, format!("secrets.{}: {msg}", self.secret))
+    }
+
+    fn missing(&self, key: &str, example: &str) -> ProfileError {
+        self.err(self.at.clone(), format!("source = \"{}\" needs {key} (like {key} = {example})", self.kind))
+    }
+
+    fn opt_str(&mut self, key: &str) -> Result<Option<String>, ProfileError> {
+        match self.map.remove(key) {
+            None => Ok(None),
+            Some(At { value: Param::Str(s), .. }) => Ok(Some(s)),
+            Some(At { at, .. }) => Err(self.err(at, format!("{key} must be a string"))),
+        }
+    }
+
+    fn str(&mut self, key: &str, example: &str) -> Result<String, ProfileError> {
+        self.opt_str(key)?.ok_or_else(|| self.missing(key, example))
+    }
+
+    /// A string or an array of strings.
+    fn list(&mut self, key: &str) -> Result<Vec<String>, ProfileError> {
+        match self.map.remove(key) {
+            None => Ok(Vec::new()),
+            Some(At { value: Param::Str(s), .. }) => Ok(vec![s]),
+            Some(At { value: Param::List(l), .. }) => Ok(l),
+            Some(At { at, .. }) => Err(self.err(at, format!("{key} must be a string or an array of strings"))),
+        }
+    }
+
+    fn source(&mut self, key: &str) -> Result<Option<Box<SecretSource>>, ProfileError> {
+        match self.map.remove(key) {
+            None => Ok(None),
+            Some(At { value: Param::Source(s), .. }) => Ok(Some(Box::new(s))),
+            Some(At { at, .. }) => Err(self.err(at, format!("{key} must be \"env:NAME\" or \"file:PATH\""))),
+        }
+    }
+
+    /// An issuer URL: https, or http to a loopback host (for local issuers and tests).
+    fn url(&mut self, key: &str, default: Option<&str>, example: &str) -> Result<String, ProfileError> {
+        let at = self.map.get(key).map(|p| p.at.clone());
+        let url = match (self.opt_str(key)?, default) {
+            (Some(u), _) => u,
+            (None, Some(d)) => return Ok(d.to_string()),
+            (None, None) => return Err(self.missing(key, example)),
+        };
+        check_issuer_url(&url)
+            .map_err(|why| self.err(at.unwrap_or_else(|| self.at.clone()), format!("{key}: {why}")))?;
+        Ok(url.trim_end_matches('/').to_string())
+    }
+
+    fn build(&mut self) -> Result<SecretSource, ProfileError> {
+        use crate::model::{AwsSts, GithubApp, OAuth2, OAuth2Grant};
+        Ok(match self.kind {
+            "keyring" => {
+                SecretSource::Keyring { service: self.str("service", "\"github\"")?, user: self.str("user", "\"me\"")? }
+            }
+            "aws-sts" => {
+                let role_arn = self.str("role_arn", "\"arn:aws:iam::123456789012:role/mcp-read\"")?;
+                if !role_arn.starts_with("arn:") {
+                    let at = self.at.clone();
+                    return Err(
+                        self.err(at, "role_arn must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)".into())
+                    );
+                }
+                let policy_at = self.map.get("policy").map(|p| p.at.clone());
+                let policy = self.opt_str("policy")?;
+                if let (Some(p), Some(at)) = (&policy, policy_at) {
+                    if !serde_json::from_str::<serde_json::Value>(p).is_ok_and(|v| v.is_object()) {
+                        return Err(self.err(at, "policy must be an IAM policy document in JSON (an object with \"Version\" and \"Statement\")".into()));
+                    }
+                }
+                AwsSts {
+                    role_arn,
+                    session_name: self.opt_str("session_name")?.unwrap_or_else(|| "mcpcell".into()),
+                    policy,
+                    endpoint: self.url("endpoint", Some("https://sts.amazonaws.com"), "")?,
+                    region: self.opt_str("region")?.unwrap_or_else(|| "us-east-1".into()),
+                }
+                .into_source()
+            }
+            "oauth2" => {
+                let token_url = self.url("token_url", None, "\"https://auth.example.com/oauth/token\"")?;
+                let grant_at = self.map.get("grant").map(|p| p.at.clone()).unwrap_or_else(|| self.at.clone());
+                let grant = match self.opt_str("grant")?.as_deref() {
+                    None | Some("client_credentials") => {
+                        for key in ["subject_token", "subject_token_type", "requested_token_type"] {
+                            if let Some(p) = self.map.get(key) {
+                                let at = p.at.clone();
+                                return Err(self.err(at, format!("{key} is only used with grant = \"token_exchange\"")));
+                            }
+                        }
+                        OAuth2Grant::ClientCredentials
+                    }
+                    Some("token_exchange") => OAuth2Grant::TokenExchange {
+                        subject_token: self
+                            .source("subject_token")?
+                            .ok_or_else(|| self.missing("subject_token", "\"env:UPSTREAM_TOKEN\""))?,
+                        subject_token_type: self
+                            .opt_str("subject_token_type")?
+                            .unwrap_or_else(|| "urn:ietf:params:oauth:token-type:access_token".into()),
+                        requested_token_type: self.opt_str("requested_token_type")?,
+                    },
+                    Some(other) => {
+                        return Err(self.err(
+                            grant_at,
+                            format!("grant = \"{other}\": use \"client_credentials\" or \"token_exchange\""),
+                        ));
+                    }
+                };
+                let resource = self.list("resource")?;
+                if resource.is_empty() {
+                    return Err(self
+                        .missing("resource", "\"https://mcp.example.com\" (RFC 8707: the token is only good there)"));
+                }
+                let scope = self.list("scope")?;
+                let revocation_url = match self.map.contains_key("revocation_url") {
+                    true => Some(self.url("revocation_url", None, "")?),
+                    false => None,
+                };
+                OAuth2 {
+                    token_url,
+                    grant,
+                    client_id: self.str("client_id", "\"mcp-client\"")?,
+                    client_secret: self.source("client_secret")?,
+                    resource,
+                    audience: self.opt_str("audience")?,
+                    scope: (!scope.is_empty()).then(|| scope.join(" ")),
+                    revocation_url,
+                }
+                .into_source()
+            }
+            "github-app" => {
+                let app_id = match self.map.remove("app_id") {
+                    Some(At { value: Param::Int(n), .. }) => n.to_string(),
+                    Some(At { value: Param::Str(s), .. }) => s,
+                    Some(At { at, .. }) => return Err(self.err(at, "app_id must be the App's id or client id".into())),
+                    None => return Err(self.missing("app_id", "12345")),
+                };
+                let installation_id = match self.map.remove("installation_id") {
+                    Some(At { value: Param::Int(n), .. }) => n,
+                    Some(At { at, .. }) => return Err(self.err(at, "installation_id must be an integer".into())),
+                    None => return Err(self.missing("installation_id", "6789012")),
+                };
+                let private_key = self
+                    .source("private_key")?
+                    .ok_or_else(|| self.missing("private_key", "\"file:~/.config/mcpcell/app.pem\""))?;
+                let repositories = self.list("repositories")?;
+                let permissions = match self.map.remove("permissions") {
+                    None => BTreeMap::new(),
+                    Some(At { value: Param::Map(m), at }) => {
+                        if let Some((k, v)) = m.iter().find(|(_, v)| !matches!(v.as_str(), "read" | "write" | "admin"))
+                        {
+                            return Err(self
+                                .err(at, format!("permissions.{k} = \"{v}\": use \"read\", \"write\" or \"admin\"")));
+                        }
+                        m
+                    }
+                    Some(At { at, .. }) => {
+                        return Err(self.err(at, "permissions must be a table like { contents = \"read\" }".into()));
+                    }
+                };
+                GithubApp {
+                    app_id,
+                    installation_id,
+                    private_key,
+                    repositories,
+                    permissions,
+                    api_url: self.url("api_url", Some("https://api.github.com"), "")?,
+                }
+                .into_source()
+            }
+            other => {
+                let at = self.at.clone();
+                return Err(self.err(at, format!("unknown source kind \"{other}\"")));
+            }
+        })
+    }
+
+    /// Keys left over belong to another kind of source.
+    fn finish(self) -> Result<(), ProfileError> {
+        match self.map.into_iter().next() {
+            Some((key, p)) => Err(ProfileError::invalid(
+                p.at,
+                format!("secrets.{}.{key} is not a setting of source = \"{}\"; remove it", self.secret, self.kind),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Issuer URLs: `https://HOST...`, or `http://` to a loopback host (127.0.0.0/8, `[::1]`,
+/// `localhost`), which is how local issuers and tests are reached. Anything else would send
+/// client secrets and tokens in the clear.
+pub fn check_issuer_url(url: &str) -> Result<(), String> {
+    let (scheme, rest) =
+        url.split_once("://").ok_or_else(|| format!("\"{url}\" is not a URL; write https://HOST/PATH"))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.is_empty() || authority.contains('@') {
+        return Err(format!("\"{url}\" has no host (or has credentials in it); write https://HOST/PATH"));
+    }
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+    };
+    match scheme {
+        "https" => Ok(()),
+        "http" if is_loopback_host(host) => Ok(()),
+        "http" => Err(format!("\"{url}\" is plain http to a non-loopback host; use https (http is only accepted for 127.0.0.1, [::1] and localhost)")),
+        _ => Err(format!("\"{url}\": the scheme must be https")),
+    }
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host == "::1"
+        || host.parse::<std::net::Ipv4Addr>().is_ok_and(|a| a.is_loopback())
 }

@@ -34,6 +34,50 @@ pub fn json_schema() -> Value {
             }
         ]
     });
+    let secret_entry = json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["source"],
+        "properties": {
+            "source": { "type": "string", "pattern": "^(env:[A-Za-z_][A-Za-z0-9_]*|file:(~|~/.*|/.*)|command|keyring|aws-sts|oauth2|github-app)$", "description": "Where the value comes from: \"env:NAME\", \"file:PATH\", \"command\" (run `command` on the host), \"keyring\" (the OS secret store), or minted: \"aws-sts\", \"oauth2\", \"github-app\"." },
+            "env": { "$ref": "#/$defs/envName", "description": "Environment variable the server receives the value in (delivery = \"env\"; default: the secret's name), or the file's path in (delivery = \"file\"; default: NAME_FILE, or AWS_SHARED_CREDENTIALS_FILE for aws-sts)." },
+            "delivery": { "enum": ["env", "file"], "default": "env", "description": "\"env\": an environment variable. \"file\": a read-only file on a tmpfs in the cell (/run/mcpcell/secrets/NAME), rewritten before the value expires." },
+            "ttl_secs": { "type": "integer", "minimum": 5, "maximum": 43200, "description": "Lifetime of one value: minted credentials are asked for (and capped at) this; with delivery = \"file\" the value is obtained again at 75% of it." },
+            "command": { "type": "array", "minItems": 1, "items": { "type": "string", "minLength": 1 }, "description": "With source = \"command\": the helper's argv, run on the host without a shell (argv[0] looked up in PATH); its stdout, trimmed, is the value. A non-zero exit, a timeout or empty output stops the start." },
+            "timeout_secs": { "type": "integer", "minimum": 1, "maximum": 300, "default": 10, "description": "With source = \"command\": seconds the helper may run before it is killed and the start fails." },
+            "service": { "type": "string", "minLength": 1, "description": "keyring: the entry's service." },
+            "user": { "type": "string", "minLength": 1, "description": "keyring: the entry's user." },
+            "role_arn": { "type": "string", "pattern": "^arn:", "description": "aws-sts: the role to assume." },
+            "session_name": { "type": "string", "default": "mcpcell", "description": "aws-sts: RoleSessionName." },
+            "policy": { "type": "string", "description": "aws-sts: inline session policy (JSON) narrowing the role." },
+            "endpoint": { "$ref": "#/$defs/issuerUrl", "description": "aws-sts: STS endpoint (default https://sts.amazonaws.com)." },
+            "region": { "type": "string", "default": "us-east-1", "description": "aws-sts: signing region." },
+            "token_url": { "$ref": "#/$defs/issuerUrl", "description": "oauth2: the token endpoint." },
+            "grant": { "enum": ["client_credentials", "token_exchange"], "default": "client_credentials", "description": "oauth2: client credentials (RFC 6749) or token exchange (RFC 8693)." },
+            "client_id": { "type": "string", "minLength": 1, "description": "oauth2: the client id." },
+            "client_secret": { "$ref": "#/$defs/innerSource", "description": "oauth2: where the client secret is read (sent with HTTP Basic)." },
+            "resource": { "$ref": "#/$defs/stringOrList", "description": "oauth2: RFC 8707 resource indicator(s), always sent." },
+            "audience": { "type": "string", "description": "oauth2: audience parameter." },
+            "scope": { "$ref": "#/$defs/stringOrList", "description": "oauth2: scopes." },
+            "subject_token": { "$ref": "#/$defs/innerSource", "description": "oauth2 token_exchange: where the subject token is read." },
+            "subject_token_type": { "type": "string", "description": "oauth2 token_exchange (default urn:ietf:params:oauth:token-type:access_token)." },
+            "requested_token_type": { "type": "string", "description": "oauth2 token_exchange: requested token type." },
+            "revocation_url": { "$ref": "#/$defs/issuerUrl", "description": "oauth2: RFC 7009 endpoint; the token is revoked there at exit." },
+            "app_id": { "type": ["integer", "string"], "description": "github-app: the App's id (the JWT issuer)." },
+            "installation_id": { "type": "integer", "minimum": 1, "description": "github-app: the installation." },
+            "private_key": { "$ref": "#/$defs/innerSource", "description": "github-app: where the App's PEM private key is read." },
+            "repositories": { "type": "array", "items": { "type": "string", "minLength": 1 }, "description": "github-app: repository names the token is limited to." },
+            "permissions": { "type": "object", "additionalProperties": { "enum": ["read", "write", "admin"] }, "description": "github-app: permissions the token is limited to." },
+            "api_url": { "$ref": "#/$defs/issuerUrl", "description": "github-app: API base (default https://api.github.com)." }
+        },
+        "allOf": [
+            { "if": { "properties": { "source": { "const": "command" } } }, "then": { "required": ["command"] }, "else": { "not": { "anyOf": [ { "required": ["command"] }, { "required": ["timeout_secs"] } ] } } },
+            { "if": { "properties": { "source": { "const": "keyring" } } }, "then": { "required": ["service", "user"] } },
+            { "if": { "properties": { "source": { "const": "aws-sts" } } }, "then": { "required": ["role_arn"] } },
+            { "if": { "properties": { "source": { "const": "oauth2" } } }, "then": { "required": ["token_url", "client_id", "resource"] } },
+            { "if": { "properties": { "source": { "const": "github-app" } } }, "then": { "required": ["app_id", "installation_id", "private_key"] } }
+        ]
+    });
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "mcpcell profile (format v1)",
@@ -90,20 +134,7 @@ pub fn json_schema() -> Value {
             "secrets": {
                 "type": "object",
                 "description": "Secrets by name, each [secrets.NAME]. Values never go in a profile.",
-                "additionalProperties": {
-                    "type": "object",
-                    "additionalProperties": false,
-                    "required": ["source"],
-                    "properties": {
-                        "source": { "type": "string", "pattern": "^(env:[A-Za-z_][A-Za-z0-9_]*|file:(~|~/.*|/.*)|command)$", "description": "Where the value comes from: \"env:NAME\", \"file:PATH\" or \"command\" (run `command` on the host)." },
-                        "env": { "$ref": "#/$defs/envName", "description": "Environment variable the server receives it as. Default: the secret's name." },
-                        "command": { "type": "array", "minItems": 1, "items": { "type": "string", "minLength": 1 }, "description": "With source = \"command\": the helper's argv, run on the host without a shell (argv[0] looked up in PATH); its stdout, trimmed, is the value. A non-zero exit, a timeout or empty output stops the start." },
-                        "timeout_secs": { "type": "integer", "minimum": 1, "maximum": 300, "default": 10, "description": "With source = \"command\": seconds the helper may run before it is killed and the start fails." }
-                    },
-                    "if": { "properties": { "source": { "const": "command" } }, "required": ["source"] },
-                    "then": { "required": ["command"] },
-                    "else": { "not": { "anyOf": [ { "required": ["command"] }, { "required": ["timeout_secs"] } ] } }
-                }
+                "additionalProperties": secret_entry
             },
             "limits": {
                 "type": "object",
@@ -157,6 +188,9 @@ pub fn json_schema() -> Value {
         "$defs": {
             "hostPath": { "type": "string", "pattern": "^(~|~/.*|/.+)$", "description": "Absolute path, or ~ / ~/... (the invoking user's home)." },
             "pathGrant": path_grant,
+            "issuerUrl": { "type": "string", "pattern": "^(https://.+|http://(127\\.[0-9.]+|localhost|\\[::1\\])([:/].*)?)$", "description": "https, or plain http to a loopback host only." },
+            "innerSource": { "type": "string", "pattern": "^(env:[A-Za-z_][A-Za-z0-9_]*|file:(~|~/.*|/.*))$", "description": "\"env:NAME\" or \"file:PATH\"." },
+            "stringOrList": { "oneOf": [ { "type": "string", "minLength": 1 }, { "type": "array", "minItems": 1, "items": { "type": "string", "minLength": 1 } } ] },
             "egressHost": { "type": "string", "pattern": "^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\\.?(:[0-9]{1,5})?$" },
             "egressEntry": egress_entry,
             "toolGlob": { "type": "string", "minLength": 1, "pattern": "^[^\\u0000-\\u001F\\u007F-\\u009F]+$", "description": "A tool name or glob: `*` matches any run of characters, `?` one character; nothing else is special." },

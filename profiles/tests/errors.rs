@@ -46,7 +46,7 @@ fn unknown_nested_keys() {
     );
     assert_eq!(
         with_cmd("[secrets.T]\nsource = \"env:T\"\nenv_var = \"X\"\n"),
-        "p.toml:5:1: unknown key \"env_var\" in [secrets.T]; expected one of: source, env, command, timeout_secs"
+        "p.toml:5:1: unknown key \"env_var\" in [secrets.T]; expected one of: source, env, delivery, ttl_secs, command, timeout_secs, service, user, role_arn, session_name, policy, endpoint, region, token_url, grant, client_id, client_secret, resource, audience, scope, subject_token, subject_token_type, requested_token_type, revocation_url, app_id, installation_id, private_key, repositories, permissions, api_url"
     );
     assert_eq!(
         with_cmd("[limits]\nmem = 1\n"),
@@ -310,13 +310,13 @@ fn secret_errors() {
         "p.toml:4:10: secrets.T.source: a command source is written source = \"command\" with its argv in command = [\"program\", \"arg\", ...] (no shell)"
     );
     assert_eq!(
-        with_cmd("[secrets.T]\nsource = \"github-app\"\n"),
-        "p.toml:4:10: secrets.T.source: source kind \"github-app\" is not supported yet; supported: env, file, command"
+        with_cmd("[secrets.T]\nsource = \"vault\"\n"),
+        "p.toml:4:10: secrets.T.source: unknown source kind \"vault\"; supported: env, file, command, keyring, aws-sts, oauth2, github-app"
     );
     // A pasted token is never repeated back.
     assert_eq!(
         with_cmd("[secrets.T]\nsource = \"ghp_SECRETSECRETSECRET\"\n"),
-        "p.toml:4:10: secrets.T.source: a source is \"env:NAME\", \"file:PATH\" or \"command\" (supported: env, file, command); never the secret value itself"
+        "p.toml:4:10: secrets.T.source: a source is \"env:NAME\", \"file:PATH\", \"command\" or a kind such as \"oauth2\" (supported: env, file, command, keyring, aws-sts, oauth2, github-app); never the secret value itself"
     );
     assert_eq!(
         with_cmd("[secrets.T]\nsource = \"env:T\"\nvalue = \"ghp_SECRET\"\n"),
@@ -328,7 +328,7 @@ fn secret_errors() {
     );
     assert_eq!(
         with_cmd("[secrets.T]\nenv = \"X\"\n"),
-        "p.toml:3:10: [secrets.T] has no source; add source = \"env:NAME\", source = \"file:PATH\" or source = \"command\""
+        "p.toml:3:10: [secrets.T] has no source; add source = \"env:NAME\", \"file:PATH\", \"command\", \"keyring\", \"aws-sts\", \"oauth2\" or \"github-app\""
     );
     assert_eq!(
         with_cmd("[secrets.T]\nsource = \"file:token\"\n"),
@@ -341,6 +341,64 @@ fn secret_errors() {
     assert_eq!(
         with_cmd("[secrets.gh-token]\nsource = \"env:GH\"\n"),
         "p.toml:3:10: secret name \"gh-token\" is not a valid environment variable name, so it needs env = \"...\" naming the variable to deliver it as"
+    );
+}
+
+#[test]
+fn minted_and_delivery_errors() {
+    const GH: &str =
+        "[secrets.T]\nsource = \"github-app\"\napp_id = 1\ninstallation_id = 2\nprivate_key = \"file:/k.pem\"\n";
+    assert_eq!(
+        with_cmd("[secrets.T]\nsource = \"github-app\"\napp_id = 1\n"),
+        "p.toml:4:10: secrets.T: source = \"github-app\" needs installation_id (like installation_id = 6789012)"
+    );
+    assert_eq!(
+        with_cmd(&format!("{GH}api_url = \"http://github.example.com\"\n")),
+        "p.toml:8:1: secrets.T: api_url: \"http://github.example.com\" is plain http to a non-loopback host; use https (http is only accepted for 127.0.0.1, [::1] and localhost)"
+    );
+    assert_eq!(
+        with_cmd(&format!("{GH}permissions = {{ contents = \"all\" }}\n")),
+        "p.toml:8:1: secrets.T: permissions.contents = \"all\": use \"read\", \"write\" or \"admin\""
+    );
+    assert_eq!(
+        with_cmd(&format!("{GH}role_arn = \"arn:aws:iam::1:role/r\"\n")),
+        "p.toml:8:1: secrets.T.role_arn is not a setting of source = \"github-app\"; remove it"
+    );
+    assert_eq!(
+        with_cmd("[secrets.T]\nsource = \"github-app\"\napp_id = 1\ninstallation_id = 2\nprivate_key = \"ghp_pasted\"\n"),
+        "p.toml:7:15: secrets.T.private_key: a source is \"env:NAME\", \"file:PATH\", \"command\" or a kind such as \"oauth2\" (supported: env, file, command, keyring, aws-sts, oauth2, github-app); never the secret value itself"
+    );
+    assert_eq!(
+        with_cmd("[secrets.T]\nsource = \"oauth2\"\ntoken_url = \"https://a/t\"\nclient_id = \"c\"\n"),
+        "p.toml:4:10: secrets.T: source = \"oauth2\" needs resource (like resource = \"https://mcp.example.com\" (RFC 8707: the token is only good there))"
+    );
+    assert_eq!(
+        with_cmd("[secrets.T]\nsource = \"oauth2\"\ntoken_url = \"https://a/t\"\nclient_id = \"c\"\nresource = \"https://r\"\ngrant = \"token_exchange\"\n"),
+        "p.toml:4:10: secrets.T: source = \"oauth2\" needs subject_token (like subject_token = \"env:UPSTREAM_TOKEN\")"
+    );
+    assert_eq!(
+        with_cmd("[secrets.T]\nsource = \"aws-sts\"\nrole_arn = \"arn:aws:iam::1:role/r\"\npolicy = \"{not json\"\n"),
+        "p.toml:6:1: secrets.T: policy must be an IAM policy document in JSON (an object with \"Version\" and \"Statement\")"
+    );
+    assert_eq!(
+        with_cmd("[secrets.T]\nsource = \"aws-sts\"\nrole_arn = \"arn:aws:iam::1:role/r\"\nenv = \"X\"\n"),
+        "p.toml:6:7: secrets.T: an aws-sts secret is delivered as AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN; remove env, or set delivery = \"file\" to name the variable holding the credentials file's path"
+    );
+    assert_eq!(
+        with_cmd("[secrets.T]\nsource = \"env:T\"\ndelivery = \"pipe\"\n"),
+        "p.toml:5:12: secrets.T.delivery = \"pipe\": use \"env\" (an environment variable) or \"file\" (a file on a tmpfs in the cell, its path in an environment variable)"
+    );
+    assert_eq!(
+        with_cmd("[secrets.T]\nsource = \"env:T\"\nttl_secs = 2\n"),
+        "p.toml:5:12: secrets.T.ttl_secs = 2 is out of range; use a number of seconds from 5 to 43200 (12 hours)"
+    );
+    assert_eq!(
+        with_cmd("[secrets.\"a/b\"]\nsource = \"env:T\"\nenv = \"X\"\ndelivery = \"file\"\n"),
+        "p.toml:3:10: secret name \"a/b\" cannot be a file name (it names the secret's file); with delivery = \"file\" use letters, digits, \"_\", \".\" and \"-\""
+    );
+    assert_eq!(
+        with_cmd("[secrets.T]\nsource = \"env:T\"\nservice = \"s\"\n"),
+        "p.toml:5:1: secrets.T.service is not a setting of source = \"env\"; remove it"
     );
 }
 

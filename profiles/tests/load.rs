@@ -728,3 +728,111 @@ fn schema_file_is_current() {
     let have = fs::read_to_string(&path).unwrap_or_default();
     assert!(have == want, "{} is stale; run MCPCELL_UPDATE_SCHEMA=1 cargo test -p mcpcell-profiles", path.display());
 }
+
+#[test]
+fn minted_sources_delivery_and_ttl() {
+    use mcpcell_profiles::{AwsSts, GithubApp, OAuth2, OAuth2Grant};
+    let p = parse(
+        r#"
+[server]
+command = "srv"
+[secrets.GITHUB_TOKEN]
+source = "github-app"
+app_id = 12345
+installation_id = 678
+private_key = "file:~/.config/app.pem"
+repositories = ["repo-a", "repo-b"]
+permissions = { contents = "read", issues = "write" }
+delivery = "file"
+ttl_secs = 1800
+[secrets.AWS]
+source = "aws-sts"
+role_arn = "arn:aws:iam::123456789012:role/mcp-read"
+policy = '{"Version":"2012-10-17","Statement":[]}'
+endpoint = "http://127.0.0.1:5000/"
+ttl_secs = 900
+[secrets.API]
+source = "oauth2"
+grant = "token_exchange"
+token_url = "https://auth.example.com/token"
+client_id = "mcp"
+client_secret = "env:CLIENT_SECRET"
+subject_token = "file:/run/user/1/upstream"
+resource = ["https://mcp.example.com/", "https://other.example.com/"]
+audience = "mcp"
+scope = ["read", "write"]
+revocation_url = "https://auth.example.com/revoke"
+env = "API_TOKEN"
+[secrets.KR]
+source = "keyring"
+service = "github"
+user = "me"
+"#,
+    );
+    let by = |n: &str| p.secrets.iter().find(|s| s.name == n).unwrap_or_else(|| panic!("no secret {n}"));
+    let gh = by("GITHUB_TOKEN");
+    assert_eq!(
+        gh.source,
+        SecretSource::GithubApp(GithubApp {
+            app_id: "12345".into(),
+            installation_id: 678,
+            private_key: Box::new(SecretSource::File("/home/u/.config/app.pem".into())),
+            repositories: vec!["repo-a".into(), "repo-b".into()],
+            permissions: BTreeMap::from([("contents".into(), "read".into()), ("issues".into(), "write".into())]),
+            api_url: "https://api.github.com".into(),
+        })
+    );
+    assert_eq!(gh.delivery, SecretDelivery::File { env: "GITHUB_TOKEN_FILE".into() }, "file delivery: NAME_FILE");
+    assert_eq!(gh.ttl_secs, Some(1800));
+    let aws = by("AWS");
+    assert_eq!(
+        aws.source,
+        SecretSource::AwsSts(AwsSts {
+            role_arn: "arn:aws:iam::123456789012:role/mcp-read".into(),
+            session_name: "mcpcell".into(),
+            policy: Some(r#"{"Version":"2012-10-17","Statement":[]}"#.into()),
+            endpoint: "http://127.0.0.1:5000".into(),
+            region: "us-east-1".into(),
+        })
+    );
+    assert_eq!(aws.delivery, SecretDelivery::AwsEnv);
+    assert_eq!(aws.delivered_vars(), ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]);
+    let api = by("API");
+    assert_eq!(
+        api.source,
+        SecretSource::OAuth2(OAuth2 {
+            token_url: "https://auth.example.com/token".into(),
+            grant: OAuth2Grant::TokenExchange {
+                subject_token: Box::new(SecretSource::File("/run/user/1/upstream".into())),
+                subject_token_type: "urn:ietf:params:oauth:token-type:access_token".into(),
+                requested_token_type: None,
+            },
+            client_id: "mcp".into(),
+            client_secret: Some(Box::new(SecretSource::Env("CLIENT_SECRET".into()))),
+            resource: vec!["https://mcp.example.com/".into(), "https://other.example.com/".into()],
+            audience: Some("mcp".into()),
+            scope: Some("read write".into()),
+            revocation_url: Some("https://auth.example.com/revoke".into()),
+        })
+    );
+    assert_eq!(api.delivery, SecretDelivery::Env("API_TOKEN".into()));
+    assert_eq!(by("KR").source, SecretSource::Keyring { service: "github".into(), user: "me".into() });
+}
+
+#[test]
+fn a_child_profile_changes_one_secret_setting() {
+    let dir = std::env::temp_dir().join(format!("mcpcell-secret-merge-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(
+        dir.join("base.toml"),
+        "[server]\ncommand = \"srv\"\n[secrets.T]\nsource = \"oauth2\"\ntoken_url = \"https://a/t\"\nclient_id = \"c\"\nresource = \"https://r\"\n",
+    )
+    .unwrap();
+    fs::write(dir.join("child.toml"), "extends = \"base.toml\"\n[secrets.T]\nscope = \"read\"\ndelivery = \"file\"\n")
+        .unwrap();
+    let p = load(dir.join("child.toml").to_str().unwrap(), &ctx()).unwrap_or_else(|e| panic!("{e}"));
+    let SecretSource::OAuth2(o) = &p.secrets[0].source else { panic!("not oauth2: {:?}", p.secrets[0].source) };
+    assert_eq!((o.client_id.as_str(), o.scope.as_deref()), ("c", Some("read")), "base keys kept, child key added");
+    assert_eq!(p.secrets[0].delivery, SecretDelivery::File { env: "T_FILE".into() });
+    fs::remove_dir_all(&dir).unwrap();
+}
