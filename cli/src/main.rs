@@ -375,7 +375,7 @@ fn explain_profile(profile: &Profile) -> Result<ExitCode> {
         _ => None,
     };
     let shown = runnable.as_ref().unwrap_or(profile);
-    let plan = launch::prepare(shown);
+    let plan = launch::prepare_described(shown);
     let mut text = explain::explain(shown, &plan, &host::report());
     if let Some(report) = &report {
         text.sections.insert(2.min(text.sections.len()), explain::package_section(report));
@@ -505,7 +505,7 @@ fn lock(profile: &Profile, timeout: Duration) -> Result<ExitCode> {
     };
     let raw: Vec<Value> = tools.into_iter().map(|t| t.raw).collect();
     let mut lockfile = mcpcell_runtime::relay::lock::lock_from_tools(&init, &raw);
-    let path = launch::prepare(profile)?.lock_path;
+    let path = launch::prepare_described(profile)?.lock_path;
     // Re-pinning the tools keeps the package pin.
     lockfile.package = mcpcell_profiles::Lockfile::read(&path)?.and_then(|l| l.package);
     if let Some(dir) = path.parent() {
@@ -517,7 +517,7 @@ fn lock(profile: &Profile, timeout: Duration) -> Result<ExitCode> {
 }
 
 fn diff(spec: &str, profile: &Profile, timeout: Duration) -> Result<ExitCode> {
-    let path = launch::prepare(profile)?.lock_path;
+    let path = launch::prepare_described(profile)?.lock_path;
     let Some(lockfile) = mcpcell_profiles::Lockfile::read(&path)? else {
         eprintln!("mcpcell: error: no lockfile at {}; pin the tools first with `mcpcell lock {spec}`", path.display());
         return Ok(ExitCode::from(2));
@@ -607,6 +607,7 @@ fn on_path(name: &str) -> bool {
 }
 
 fn secrets_check(profile: &Profile) -> Result<ExitCode> {
+    use mcpcell_runtime::secrets::{format_time, Secrets};
     if profile.secrets.is_empty() {
         println!("profile {} declares no secrets", profile.name);
         return Ok(ExitCode::SUCCESS);
@@ -614,13 +615,38 @@ fn secrets_check(profile: &Profile) -> Result<ExitCode> {
     let env = |k: &str| std::env::var(k).ok();
     let mut ok = true;
     for secret in &profile.secrets {
-        let mcpcell_profiles::SecretDelivery::Env(var) = &secret.delivery;
-        match mcpcell_runtime::plan::resolve_secret(secret, &env) {
-            Ok(value) => println!(
-                "ok      {} ({} characters, delivered as env {var}; static: no expiry)",
-                secret.name,
-                value.expose().chars().count()
-            ),
+        // One at a time, so that every failure is reported. Dropping the handle revokes what
+        // was minted for the check and removes any secret file.
+        match Secrets::obtain(std::slice::from_ref(secret), &env) {
+            Ok(obtained) => {
+                for st in obtained.status() {
+                    let now = std::time::SystemTime::now();
+                    let expiry = match st.expires_at {
+                        Some(t) => {
+                            let left = t.duration_since(now).map(|d| d.as_secs()).unwrap_or(0);
+                            let mut text = format!("expires {} (in {left} s)", format_time(t));
+                            if let Some(r) = st.refresh_at {
+                                text.push_str(&format!(", file rewritten from {} on", format_time(r)));
+                            } else if !matches!(secret.delivery, mcpcell_profiles::SecretDelivery::File { .. }) {
+                                text.push_str(
+                                    ", not refreshed (env delivery; use delivery = \"file\" for long-running servers)",
+                                );
+                            }
+                            text
+                        }
+                        None => "static: no expiry".into(),
+                    };
+                    let minted = if secret.is_minted() {
+                        "; minted for this check, revoked where the issuer allows"
+                    } else {
+                        ""
+                    };
+                    println!(
+                        "ok      {} ({} characters, from {}, delivered as {}; {expiry}{minted})",
+                        st.name, st.chars, st.source, st.delivery
+                    );
+                }
+            }
             Err(e) => {
                 ok = false;
                 println!("FAILED  {e}");

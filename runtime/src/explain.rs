@@ -5,7 +5,7 @@
 use crate::host::HostReport;
 use crate::plan::{CellPlan, MountOp};
 use crate::RuntimeError;
-use mcpcell_profiles::{Profile, SecretSource};
+use mcpcell_profiles::{Profile, Secret, SecretDelivery, SecretSource};
 use std::fmt;
 
 pub struct Explanation {
@@ -183,21 +183,15 @@ pub fn explain(profile: &Profile, plan: &Result<CellPlan, RuntimeError>, host: &
     let secrets = if profile.secrets.is_empty() {
         vec!["none".into()]
     } else {
-        profile
-            .secrets
-            .iter()
-            .map(|s| {
-                let mcpcell_profiles::SecretDelivery::Env(var) = &s.delivery;
-                let src = match &s.source {
-                    SecretSource::Env(v) => format!("env:{v}"),
-                    SecretSource::File(p) => format!("file:{}", p.display()),
-                    SecretSource::Command { argv, timeout_secs } => {
-                        format!("the command `{}` (run by mcpcell, no shell, {timeout_secs} s limit)", argv.join(" "))
-                    }
-                };
-                format!("{}: from {src}, delivered as env {var}; redacted if the server sends it back", s.name)
-            })
-            .collect()
+        let mut lines: Vec<String> = profile.secrets.iter().map(explain_secret).collect();
+        lines.push("obtained on the host before the cell starts (a failure stops the start; explain itself obtains nothing); redacted if the server sends one back".into());
+        if profile.secrets.iter().any(|s| matches!(s.delivery, mcpcell_profiles::SecretDelivery::File { .. })) {
+            lines.push(format!(
+                "secret files: a private tmpfs directory of mcpcell's (mode 0700, removed at exit), bound read-only at {}",
+                crate::secrets::CELL_SECRETS_DIR
+            ));
+        }
+        lines
     };
     sections.push(("Secrets (values never shown)".into(), secrets));
 
@@ -350,4 +344,61 @@ pub fn human_bytes(n: u64) -> String {
         }
     }
     format!("{n} bytes")
+}
+
+/// One secret in words: source, delivery, lifetime, refresh and revocation. Never a value.
+fn explain_secret(s: &Secret) -> String {
+    let src = match &s.source {
+        SecretSource::Command { argv, timeout_secs } => {
+            format!("the command `{}` (run by mcpcell, no shell, {timeout_secs} s limit)", argv.join(" "))
+        }
+        SecretSource::AwsSts(a) => {
+            let policy = if a.policy.is_some() { ", narrowed by an inline session policy" } else { "" };
+            format!("{}{policy}", s.source.describe())
+        }
+        SecretSource::OAuth2(o) => {
+            let mut text = format!("{}, resource {}", s.source.describe(), o.resource.join(" "));
+            if let Some(a) = &o.audience {
+                text.push_str(&format!(", audience {a}"));
+            }
+            if let Some(sc) = &o.scope {
+                text.push_str(&format!(", scope \"{sc}\""));
+            }
+            text
+        }
+        SecretSource::GithubApp(g) => {
+            let repos = if g.repositories.is_empty() {
+                "every repository of the installation".to_string()
+            } else {
+                g.repositories.join(", ")
+            };
+            let perms = if g.permissions.is_empty() {
+                "the App's permissions".to_string()
+            } else {
+                g.permissions.iter().map(|(k, v)| format!("{k}:{v}")).collect::<Vec<_>>().join(", ")
+            };
+            format!("{} for {repos} with {perms}", s.source.describe())
+        }
+        other => other.describe(),
+    };
+    let lifetime = match (s.ttl_secs, s.is_minted()) {
+        (Some(t), _) => format!("lives {t} s"),
+        (None, true) => "lives as long as the issuer says".into(),
+        (None, false) => "no expiry".into(),
+    };
+    let refresh = match (&s.delivery, s.ttl_secs.is_some() || s.is_minted()) {
+        (SecretDelivery::File { .. }, true) => "; obtained again and the file rewritten at 75% of its life",
+        (_, true) => "; not refreshed (env delivery)",
+        _ => "",
+    };
+    let revoke = match &s.source {
+        SecretSource::GithubApp(_) => "; revoked at exit",
+        SecretSource::OAuth2(o) if o.revocation_url.is_some() => "; revoked at exit",
+        _ => "",
+    };
+    format!(
+        "{}: from {src}, delivered as {}; {lifetime}{refresh}{revoke}",
+        s.name,
+        crate::secrets::describe_delivery(s)
+    )
 }

@@ -25,11 +25,21 @@ pub fn identity() -> Identity {
     Identity { uid: uid.as_raw(), gid: gid.as_raw(), user: name, home }
 }
 
-/// Resolve the host and build the plan; nothing is started.
+/// Resolve the host, obtain the secrets and build the plan; nothing is started. Minted
+/// secrets are revoked when the plan (its last copy) is dropped.
 pub fn prepare(profile: &Profile) -> Result<CellPlan, RuntimeError> {
+    prepare_with(profile, plan::SecretsMode::Obtain)
+}
+
+/// The plan without obtaining secrets (no helper runs, nothing is minted): for `explain`.
+pub fn prepare_described(profile: &Profile) -> Result<CellPlan, RuntimeError> {
+    prepare_with(profile, plan::SecretsMode::Skip)
+}
+
+fn prepare_with(profile: &Profile, mode: plan::SecretsMode) -> Result<CellPlan, RuntimeError> {
     let cwd = std::env::current_dir().map_err(|e| RuntimeError::io("reading the current directory", e))?;
     let env = |k: &str| std::env::var(k).ok();
-    let host = plan::resolve(profile, identity(), &cwd, &env)?;
+    let host = plan::resolve(profile, identity(), &cwd, &env, mode)?;
     plan::plan(profile, &host)
 }
 
@@ -59,6 +69,11 @@ pub fn start(plan: &CellPlan, stdio: Stdio) -> Result<Cell, SpawnError> {
         None => jail::spawn(plan, &CgroupHost::detect(), stdio)?,
     };
     cell.audit = audit.clone();
+    // Threads only now: the launcher had to be single-threaded to clone the cell.
+    if let Err(e) = plan.secrets.start_refresh() {
+        cell.terminate(std::time::Duration::ZERO);
+        return Err(SpawnError::Refused(RuntimeError::io("starting the secrets refresh", e)));
+    }
     if let (Some(allow), Some(control)) = (&plan.egress, cell.egress_control.take()) {
         match crate::egress::proxy::start(control, allow.clone(), plan.profile.clone(), audit) {
             Ok(proxy) => cell.egress_proxy = Some(proxy),

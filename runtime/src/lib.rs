@@ -19,6 +19,7 @@ pub mod mcp_client;
 pub mod packages;
 pub mod plan;
 pub mod relay;
+pub mod secrets;
 pub mod supervise;
 
 pub use error::RuntimeError;

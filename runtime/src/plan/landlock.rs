@@ -60,6 +60,10 @@ pub(super) fn plan_landlock(
         read_exec.extend(IMAGE_SYSTEM_DIRS.iter().map(PathBuf::from));
     }
     let mut read_write = vec![PathBuf::from("/tmp"), host.identity.home.clone(), "/dev/shm".into()];
+    // Secret files: read only (the bind is read-only too).
+    if let Some(files) = host.secrets.files_plan() {
+        read_exec.push(files.cell_dir.clone());
+    }
     for grant in &host.grants {
         if grant.writable {
             read_write.push(grant.path.clone());

@@ -19,7 +19,7 @@ pub use container::{
     LABEL_LAUNCHER, LABEL_PARENT, LABEL_PROFILE,
 };
 pub use mounts::{MountOp, MountPlan};
-pub use resolve::{resolve, resolve_secret, EntryKind, HostEntry, Identity, ResolvedGrant, ResolvedHost, SecretValue};
+pub use resolve::{resolve, EntryKind, HostEntry, Identity, ResolvedGrant, ResolvedHost, SecretValue, SecretsMode};
 pub use seccomp::{ArgMatch, DeniedSyscall, SeccompPolicy};
 
 use crate::error::RuntimeError;
@@ -48,6 +48,11 @@ pub struct CellPlan {
     pub shutdown_grace: Duration,
     /// Present for the container backend: the same cell as engine settings.
     pub container: Option<ContainerPlan>,
+    /// File delivery: the host directory bound read-only into the cell, and which file each
+    /// env var names. Data any backend can apply.
+    pub secret_files: Option<crate::secrets::SecretFilesPlan>,
+    /// The live secrets (refresh while the cell runs, revocation when the launcher exits).
+    pub secrets: crate::secrets::Secrets,
 }
 
 /// What is finally executed inside the cell.
@@ -186,11 +191,13 @@ pub fn plan(profile: &Profile, host: &ResolvedHost) -> Result<CellPlan, RuntimeE
                 lock_path: host.lock_path.clone(),
                 locked: host.lockfile.as_ref().and_then(|l| l.tools.clone()),
             },
-            secrets: host.secrets.clone(),
+            secrets: host.secrets.registry(),
         }),
         lock_path: host.lock_path.clone(),
         shutdown_grace: Duration::from_millis(profile.sandbox.shutdown_grace_ms),
         container: container_plan,
+        secret_files: host.secrets.files_plan().cloned(),
+        secrets: host.secrets.clone(),
     })
 }
 
@@ -222,9 +229,15 @@ fn plan_exec(profile: &Profile, host: &ResolvedHost, cwd: PathBuf, egress: bool)
         set(k, v);
     }
     let mut secret_env = Vec::new();
-    for (name, value) in &host.secrets {
+    for (name, value) in host.secrets.env_values() {
         set(name, value.expose());
         secret_env.push(name.clone());
+    }
+    // File delivery: the variable holds the path (not a secret); the value is in the file.
+    if let Some(files) = host.secrets.files_plan() {
+        for f in &files.files {
+            set(&f.env, &files.cell_path(f).display().to_string());
+        }
     }
     let mut argv = vec![profile.server.command.clone()];
     argv.extend(profile.server.args.iter().cloned());

@@ -148,6 +148,17 @@ pub(super) fn plan_mounts(profile: &Profile, host: &ResolvedHost) -> Result<Moun
     user.sort_by_key(|op| op.dest().components().count());
     ops.extend(user);
 
+    // Secret files: the launcher's tmpfs directory, read-only (refreshes replace files in it,
+    // which the bind shows live).
+    if let Some(files) = host.secrets.files_plan() {
+        ops.push(MountOp::Bind {
+            src: files.host_dir.clone(),
+            dest: files.cell_dir.clone(),
+            is_dir: true,
+            writable: false,
+        });
+    }
+
     ops.push(MountOp::RemountReadOnly { dest: "/".into() });
     Ok(MountPlan { ops })
 }

@@ -1,8 +1,7 @@
 //! The one impure step of planning: look at the host and pin down every fact the plan needs.
 
 use crate::error::RuntimeError;
-use mcpcell_profiles::{Profile, SecretSource};
-use std::fmt;
+use mcpcell_profiles::Profile;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -43,24 +42,7 @@ pub struct ResolvedGrant {
     pub writable: bool,
 }
 
-/// A secret's value. Its Debug and Display never show the value.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretValue(String);
-
-impl SecretValue {
-    pub fn new(value: String) -> Self {
-        SecretValue(value)
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for SecretValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
+pub use crate::secrets::SecretValue;
 
 /// Host facts the plan is built from.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,8 +58,9 @@ pub struct ResolvedHost {
     pub grants: Vec<ResolvedGrant>,
     /// Optional grants that did not exist and were skipped.
     pub skipped_optional: Vec<PathBuf>,
-    /// (env var name, value) for each secret, in profile order.
-    pub secrets: Vec<(String, SecretValue)>,
+    /// The profile's secrets, obtained (or, for `explain`, only described): env values, the
+    /// secret-files directory, and the handle that refreshes and revokes them.
+    pub secrets: crate::secrets::Secrets,
     /// Where the profile's tool-pin lockfile lives, and its contents if it exists.
     pub lock_path: PathBuf,
     pub lockfile: Option<mcpcell_profiles::Lockfile>,
@@ -115,6 +98,14 @@ pub const DEVICES: &[&str] = &["/dev/null", "/dev/zero", "/dev/full", "/dev/rand
 /// Where grants may not point: the cell mounts its own.
 const FORBIDDEN_GRANT_ROOTS: &[&str] = &["/proc", "/sys", "/dev"];
 
+/// Whether `resolve` obtains the secrets (to start a cell) or leaves them out (`explain`, which
+/// must not run helpers or mint credentials).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretsMode {
+    Obtain,
+    Skip,
+}
+
 /// Resolve everything the plan needs from the host. `env` is the launcher's environment
 /// lookup (a closure so tests and `exec` can supply their own).
 pub fn resolve(
@@ -122,6 +113,7 @@ pub fn resolve(
     identity: Identity,
     cwd: &Path,
     env: &dyn Fn(&str) -> Option<String>,
+    mode: SecretsMode,
 ) -> Result<ResolvedHost, RuntimeError> {
     // A container image brings its own runtime: the command is found in the image (by the
     // container's init), and none of the host's system trees are used.
@@ -160,18 +152,17 @@ pub fn resolve(
         }
     }
 
-    let mut secrets = Vec::new();
-    for secret in &profile.secrets {
-        let value = read_secret(&secret.name, &secret.source, env)?;
-        let mcpcell_profiles::SecretDelivery::Env(var) = &secret.delivery;
-        secrets.push((var.clone(), SecretValue(value)));
-    }
-
     let config = env("XDG_CONFIG_HOME").map(PathBuf::from).filter(|p| p.is_absolute());
     let locks_dir = config.unwrap_or_else(|| identity.home.join(".config")).join("mcpcell/locks");
     let lock_path = mcpcell_profiles::lockfile_path(profile, &locks_dir);
     let lockfile = mcpcell_profiles::Lockfile::read(&lock_path)
         .map_err(|e| RuntimeError::CellSetup(format!("reading the lockfile: {e}")))?;
+
+    // Last: everything that can fail cheaply has been checked before anything is minted.
+    let secrets = match mode {
+        SecretsMode::Obtain => crate::secrets::Secrets::obtain(&profile.secrets, env)?,
+        SecretsMode::Skip => crate::secrets::Secrets::none(),
+    };
 
     Ok(ResolvedHost {
         lock_path,
@@ -238,82 +229,4 @@ pub fn normalize(path: &Path) -> PathBuf {
         }
     }
     out
-}
-
-/// Resolve one secret's value (for the cell, and for `mcpcell secrets check`). Errors name the
-/// secret and its source, never the value.
-pub fn resolve_secret(
-    secret: &mcpcell_profiles::Secret,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<SecretValue, RuntimeError> {
-    read_secret(&secret.name, &secret.source, env).map(SecretValue)
-}
-
-fn read_secret(
-    name: &str,
-    source: &SecretSource,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<String, RuntimeError> {
-    let err = |reason: String| RuntimeError::Secret { name: name.into(), reason };
-    match source {
-        SecretSource::Env(var) => env(var).filter(|v| !v.is_empty()).ok_or_else(|| {
-            err(format!("source env:{var}: the variable is not set (or empty) in mcpcell's environment"))
-        }),
-        SecretSource::File(path) => {
-            let text =
-                std::fs::read_to_string(path).map_err(|e| err(format!("source file:{}: {e}", path.display())))?;
-            let value = text.trim_end_matches(['\n', '\r']).to_string();
-            if value.is_empty() {
-                return Err(err(format!("source file:{}: the file is empty", path.display())));
-            }
-            Ok(value)
-        }
-        SecretSource::Command { argv, timeout_secs } => run_secret_command(argv, *timeout_secs).map_err(err),
-    }
-}
-
-/// Run a secret helper (`gh auth token`, `op read ...`): no shell, stdin closed, stdout
-/// trimmed. Its output is never put in an error; its stderr is not shown (it may echo input).
-fn run_secret_command(argv: &[String], timeout_secs: u64) -> Result<String, String> {
-    use std::io::Read;
-    let shown = argv.join(" ");
-    let (program, args) = argv.split_first().ok_or("source command: empty command")?;
-    let mut child = std::process::Command::new(program)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .map_err(|e| format!("source command `{shown}`: cannot start it: {e}"))?;
-    let mut stdout = child.stdout.take().ok_or("source command: no stdout")?;
-    let reader = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let _ = stdout.read_to_end(&mut out);
-        out
-    });
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout_secs);
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(10))
-            }
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("source command `{shown}`: no answer within {timeout_secs} s"));
-            }
-            Err(e) => return Err(format!("source command `{shown}`: {e}")),
-        }
-    };
-    let out = reader.join().unwrap_or_default();
-    if !status.success() {
-        return Err(format!("source command `{shown}` failed ({status})"));
-    }
-    let value = String::from_utf8(out).map_err(|_| format!("source command `{shown}`: output is not UTF-8"))?;
-    let value = value.trim().to_string();
-    if value.is_empty() {
-        return Err(format!("source command `{shown}` printed nothing"));
-    }
-    Ok(value)
 }

@@ -28,7 +28,7 @@ fn host(grants: Vec<ResolvedGrant>) -> ResolvedHost {
         devices: vec!["/dev/null".into()],
         grants,
         skipped_optional: vec![],
-        secrets: vec![("GITHUB_TOKEN".into(), SecretValue::new("s3cr3t-value".into()))],
+        secrets: crate::secrets::Secrets::fixed(vec![("GITHUB_TOKEN".into(), SecretValue::new("s3cr3t-value".into()))]),
         lock_path: "/home/ada/.config/mcpcell/locks/t.lock.json".into(),
         lockfile: None,
     }

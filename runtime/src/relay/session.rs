@@ -35,8 +35,9 @@ pub struct RelayPlan {
     /// Rotate the audit file to FILE.1 when it would grow past this.
     pub audit_max_bytes: u64,
     pub pins: PinPlan,
-    /// Secrets delivered to the server (env var name, value): redacted from what it sends back.
-    pub secrets: Vec<(String, crate::plan::SecretValue)>,
+    /// Every secret value handed to the server (refreshed ones included, as they are minted):
+    /// redacted from what it sends back.
+    pub secrets: crate::secrets::Registry,
 }
 
 /// Tool pinning: the lockfile's pins (None: no lockfile yet) and where it lives.
@@ -77,7 +78,7 @@ struct State {
 
 struct Shared {
     plan: RelayPlan,
-    redactor: super::redact::Redactor,
+    redactor: crate::secrets::Registry,
     state: Mutex<State>,
     client_out: Mutex<File>,
     /// The server's stdin: written by the client direction and by the call-timeout watchdog.
@@ -118,10 +119,8 @@ pub fn start(
 ) -> std::io::Result<RelaySession> {
     let locked =
         plan.pins.locked.as_ref().map(|tools| tools.iter().map(|t| (t.name.clone(), t.sha256.clone())).collect());
-    let labelled: Vec<(String, String)> =
-        plan.secrets.iter().map(|(name, value)| (name.clone(), value.expose().to_string())).collect();
     let shared = Arc::new(Shared {
-        redactor: super::redact::Redactor::new(&labelled),
+        redactor: plan.secrets.clone(),
         plan,
         state: Mutex::new(State { locked, ..State::default() }),
         client_out: Mutex::new(client_out),
@@ -514,7 +513,7 @@ fn to_client(s: &Shared, server_out: File) {
             true
         }
         Frame::Line(line) => match check_response(s, line) {
-            Some(out) => match s.redactor.redact(&out) {
+            Some(out) => match s.redactor.redactor().redact(&out) {
                 Some((clean, names)) => {
                     tracing::warn!(?names, "relay: the server sent a secret back; redacted");
                     s.event(json!({ "event": "redaction", "secrets": names }));
