@@ -92,3 +92,436 @@ fn secrets_check_reports_each_secret_without_its_value() {
         out.describe()
     );
 }
+
+// ------------------------------------------------------------------ file delivery, refresh, minting
+
+/// Issuers and stubs for these tests live here; the servers the cells run, too.
+fn secrets_dir() -> std::path::PathBuf {
+    tests_dir().join("secrets")
+}
+
+/// The virtualenv (on /usr/bin/python3, so visible in a cell) with moto[server], boto3 and
+/// cryptography: $MCPCELL_TEST_AWS_VENV (scripts/test sets it), else tests/.venv-aws.
+fn aws_venv() -> std::path::PathBuf {
+    let venv = std::env::var_os("MCPCELL_TEST_AWS_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| tests_dir().join(".venv-aws"));
+    assert!(
+        venv.join("bin/moto_server").exists(),
+        "no moto_server in {}: run scripts/test, which creates it with the pinned moto[server]",
+        venv.display()
+    );
+    venv
+}
+
+fn free_port(ip: &str) -> u16 {
+    std::net::TcpListener::bind((ip, 0)).expect("bind a loopback port").local_addr().unwrap().port()
+}
+
+/// Start a host process that serves on ip:port and wait until it accepts connections.
+fn start_issuer(mut cmd: std::process::Command, ip: &str, port: u16) -> HostProc {
+    let what = render(&cmd);
+    let child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let proc = HostProc(child);
+    let up = eventually(std::time::Duration::from_secs(60), || std::net::TcpStream::connect((ip, port)).is_ok());
+    assert!(up, "{what} did not start listening on {ip}:{port}");
+    proc
+}
+
+fn log_lines(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad log line {l}: {e}")))
+        .collect()
+}
+
+fn run_profile(profile: &std::path::Path, env: &[(&str, &str)], remove: &[&str]) -> Out {
+    let mut cmd = mcpcell_cmd(&["run", s(profile)]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    for k in remove {
+        cmd.env_remove(k);
+    }
+    run_cmd(cmd, None, CELL_TIMEOUT)
+}
+
+#[test]
+fn a_file_delivered_secret_is_rewritten_before_it_expires() {
+    let sc = Scratch::new("secrets-rotate");
+    // Each run of the helper yields a new value that carries its issue time.
+    let profile = sc.file(
+        "rotate.toml",
+        &format!(
+            "[server]\ncommand = \"/usr/bin/python3\"\nargs = [\"{}\", \"9\"]\n\n\
+             [filesystem]\nread = [\"{}\"]\n\n\
+             [secrets.TOKEN]\nsource = \"command\"\ncommand = [\"/bin/sh\", \"-c\", \"printf tok-%s $(date +%s%N)\"]\n\
+             delivery = \"file\"\nttl_secs = 5\n",
+            s(&secrets_dir().join("watch_token_file.py")),
+            s(&secrets_dir())
+        ),
+    );
+    // No XDG_RUNTIME_DIR: the launcher's directory goes to /dev/shm, where this test can look.
+    let out = run_profile(&profile, &[], &["XDG_RUNTIME_DIR"]);
+    assert_code(&out, 0, "a server watching its token file");
+    let stdout = out.stdout();
+    assert!(stdout.contains("path /run/mcpcell/secrets/TOKEN"), "TOKEN_FILE names the cell path:{}", out.describe());
+    let seen: Vec<(u128, u128)> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("seen "))
+        .map(|l| {
+            let field = |k: &str| -> u128 {
+                l.split_whitespace()
+                    .find_map(|f| f.strip_prefix(k))
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| panic!("no {k} in {l}"))
+            };
+            (field("issued="), field("at="))
+        })
+        .collect();
+    assert!(seen.len() >= 2, "the server saw a refreshed value within 9 s of a 5 s TTL:{}", out.describe());
+    for pair in seen.windows(2) {
+        let ((issued_old, _), (issued_new, seen_new)) = (pair[0], pair[1]);
+        assert!(issued_new > issued_old, "values are new ones: {seen:?}");
+        let expires_old = issued_old + 5_000_000_000;
+        assert!(
+            seen_new < expires_old,
+            "the new value was in the file before the old one expired (seen {} ms after issue; TTL 5000 ms): {seen:?}",
+            (seen_new - issued_old) / 1_000_000
+        );
+    }
+    // Read-only for the server: the bind is read-only (EROFS) and Landlock grants no write.
+    assert!(
+        stdout.contains("readonly file errno=30") || stdout.contains("readonly file errno=13"),
+        "{}",
+        out.describe()
+    );
+    assert!(stdout.contains("readonly dir errno=30") || stdout.contains("readonly dir errno=13"), "{}", out.describe());
+    assert!(!stdout.contains("WRITABLE"), "{}", out.describe());
+    // The host side: a private directory on /dev/shm, bound read-only, gone after exit.
+    let mount = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("mount "))
+        .unwrap_or_else(|| panic!("no mount line:{}", out.describe()));
+    let root = mount.split_whitespace().find_map(|f| f.strip_prefix("root=")).unwrap_or_default();
+    let options = mount.split_whitespace().find_map(|f| f.strip_prefix("options=")).unwrap_or_default();
+    assert!(options.split(',').any(|o| o == "ro"), "mounted read-only: {mount}");
+    assert!(root.starts_with("/mcpcell-secrets-"), "from the launcher's directory: {mount}");
+    let host_dir = std::path::Path::new("/dev/shm").join(root.trim_start_matches('/'));
+    assert!(!host_dir.exists(), "{} was removed when mcpcell exited", host_dir.display());
+}
+
+#[test]
+fn aws_sts_credentials_let_the_server_act_as_the_assumed_role() {
+    let venv = aws_venv();
+    let port = free_port("127.0.0.2");
+    let mut moto = std::process::Command::new(venv.join("bin/moto_server"));
+    moto.args(["-H", "127.0.0.2", "-p", &port.to_string()]);
+    let _moto = start_issuer(moto, "127.0.0.2", port);
+    let sc = Scratch::new("secrets-aws");
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::mcp-bucket/*"}]}"#;
+    let profile = sc.file(
+        "aws.toml",
+        &format!(
+            "[server]\ncommand = \"{python}\"\nargs = [\"{script}\"]\n\
+             env = {{ STS_URL = \"http://allowed.egress.test:{port}\" }}\n\n\
+             [filesystem]\nread = [\"{venv}\", \"{dir}\"]\n\n\
+             [network]\negress = [{{ host = \"allowed.egress.test\", port = {port}, allow_private = true }}]\n\n\
+             [secrets.AWS]\nsource = \"aws-sts\"\nrole_arn = \"arn:aws:iam::123456789012:role/mcp-reader\"\n\
+             session_name = \"mcpcell-e2e\"\npolicy = '{policy}'\nendpoint = \"http://127.0.0.2:{port}\"\nttl_secs = 900\n",
+            python = s(&venv.join("bin/python")),
+            script = s(&secrets_dir().join("aws_whoami.py")),
+            venv = s(&venv),
+            dir = s(&secrets_dir()),
+        ),
+    );
+    // The launcher's own (long-lived) credentials: used to sign AssumeRole, never delivered.
+    let base = [("AWS_ACCESS_KEY_ID", "AKIAMCPCELLBASEKEY01"), ("AWS_SECRET_ACCESS_KEY", "base-secret-canary-7f3e")];
+    let out = run_profile(&profile, &base, &["AWS_SESSION_TOKEN", "AWS_PROFILE"]);
+    assert_code(&out, 0, "a server calling GetCallerIdentity with minted STS credentials");
+    let stdout = out.stdout();
+    assert!(
+        stdout.contains("ARN arn:aws:sts::123456789012:assumed-role/mcp-reader/mcpcell-e2e"),
+        "the server is the assumed role, not the launcher's user:{}",
+        out.describe()
+    );
+    assert!(!format!("{stdout}{}", out.stderr()).contains("base-secret-canary-7f3e"), "{}", out.describe());
+
+    // The session policy reached STS with the AssumeRole call (moto keeps the assumed roles).
+    let state = run_cmd(
+        {
+            let mut c = std::process::Command::new(venv.join("bin/python"));
+            c.args(["-c", &format!("import urllib.request; print(urllib.request.urlopen('http://127.0.0.2:{port}/moto-api/data.json').read().decode())")]);
+            c
+        },
+        None,
+        CELL_TIMEOUT,
+    );
+    assert!(state.stdout().contains("mcp-bucket"), "moto recorded the inline session policy:{}", state.describe());
+
+    // `secrets check` mints too, and says when the credentials expire (900 s TTL).
+    let mut check = mcpcell_cmd(&["secrets", "check", s(&profile)]);
+    for (k, v) in base {
+        check.env(k, v);
+    }
+    let out = run_cmd(check, None, CELL_TIMEOUT);
+    assert_code(&out, 0, "secrets check of an aws-sts secret");
+    let text = out.stdout();
+    assert!(text.contains("ok      AWS") && text.contains("expires 20"), "{}", out.describe());
+    assert!(text.contains("not refreshed (env delivery"), "{}", out.describe());
+}
+
+/// oauth2-mock-server on loopback, its request log, and the npm package it runs.
+fn oauth2_issuer(sc: &Scratch) -> (HostProc, u16, std::path::PathBuf) {
+    let npm_root = run_cmd(
+        {
+            let mut c = std::process::Command::new("npm");
+            c.args(["root", "-g"]);
+            c
+        },
+        None,
+        CELL_TIMEOUT,
+    );
+    let main = std::path::PathBuf::from(npm_root.stdout().trim()).join("oauth2-mock-server/dist/index.mjs");
+    assert!(main.exists(), "oauth2-mock-server is not installed ({}): run scripts/test", main.display());
+    let port = free_port("127.0.0.1");
+    let log = sc.join("issuer.jsonl");
+    let mut node = std::process::Command::new("node");
+    node.arg(secrets_dir().join("oauth2_mock.mjs")).arg(port.to_string()).arg(&log).env("OAUTH2_MOCK_SERVER", &main);
+    (start_issuer(node, "127.0.0.1", port), port, log)
+}
+
+const CLIENT_SECRET: &str = "client-secret-canary-51c9";
+
+#[test]
+fn oauth2_client_credentials_sends_resource_audience_scope_and_revokes_at_exit() {
+    let sc = Scratch::new("secrets-oauth2");
+    let (_issuer, port, log) = oauth2_issuer(&sc);
+    let profile = sc.file(
+        "oauth.toml",
+        &format!(
+            "[server]\ncommand = \"/usr/bin/python3\"\nargs = [\"{script}\"]\n\n[filesystem]\nread = [\"{dir}\"]\n\n\
+             [secrets.API]\nsource = \"oauth2\"\ntoken_url = \"http://127.0.0.1:{port}/token\"\nclient_id = \"mcp-e2e\"\n\
+             client_secret = \"env:MCPCELL_TEST_CLIENT_SECRET\"\nresource = \"https://mcp.example.test/\"\n\
+             audience = \"mcp-api\"\nscope = [\"files:read\", \"files:list\"]\n\
+             revocation_url = \"http://127.0.0.1:{port}/revoke\"\nenv = \"API_TOKEN\"\n",
+            script = s(&secrets_dir().join("token_claims.py")),
+            dir = s(&secrets_dir()),
+        ),
+    );
+    let out = run_profile(&profile, &[("MCPCELL_TEST_CLIENT_SECRET", CLIENT_SECRET)], &[]);
+    assert_code(&out, 0, "a server reading its OAuth2 access token");
+    let stdout = out.stdout();
+    // The issuer made the resource the token's audience: the server holds a token for exactly it.
+    assert!(stdout.contains("aud \"https://mcp.example.test/\""), "{}", out.describe());
+    assert!(stdout.contains("scope \"files:read files:list\""), "{}", out.describe());
+    assert!(!format!("{stdout}{}", out.stderr()).contains(CLIENT_SECRET), "client secret printed:{}", out.describe());
+    let entries = log_lines(&log);
+    let token =
+        entries.iter().find(|e| e["event"] == "token").unwrap_or_else(|| panic!("no token request: {entries:?}"));
+    assert_eq!(token["grant_type"], "client_credentials");
+    assert_eq!(token["resource"], "https://mcp.example.test/", "RFC 8707 resource sent: {token}");
+    assert_eq!(token["audience"], "mcp-api");
+    assert_eq!(token["scope"], "files:read files:list");
+    assert_eq!(token["basic_auth"], true, "client secret sent with HTTP Basic: {token}");
+    // Revocation is asynchronous on the issuer's side: give its log a moment.
+    let revoked = eventually(std::time::Duration::from_secs(10), || {
+        log_lines(&log).iter().any(|e| e["event"] == "revoke" && e["known_token"] == true)
+    });
+    assert!(revoked, "the issued token was revoked at exit (RFC 7009): {:?}", log_lines(&log));
+}
+
+#[test]
+fn oauth2_token_exchange_sends_the_subject_token_and_resource() {
+    let venv = aws_venv();
+    let sc = Scratch::new("secrets-xchg");
+    let subject = sc.file("upstream-token", "upstream-canary-0a9d\n");
+    let port = free_port("127.0.0.1");
+    let log = sc.join("stub.jsonl");
+    let mut stub = std::process::Command::new(venv.join("bin/python"));
+    stub.arg(secrets_dir().join("token_exchange_stub.py")).arg(port.to_string()).arg(&log).arg(&subject);
+    let _stub = start_issuer(stub, "127.0.0.1", port);
+    let profile = sc.file(
+        "xchg.toml",
+        &format!(
+            "[server]\ncommand = \"/usr/bin/env\"\n\n[secrets.API]\nsource = \"oauth2\"\ngrant = \"token_exchange\"\n\
+             token_url = \"http://127.0.0.1:{port}/token\"\nclient_id = \"mcp-e2e\"\nsubject_token = \"file:{}\"\n\
+             resource = [\"https://mcp.example.test/a\", \"https://mcp.example.test/b\"]\naudience = \"mcp-api\"\n\
+             env = \"API_TOKEN\"\n",
+            s(&subject)
+        ),
+    );
+    let out = run_profile(&profile, &[], &[]);
+    assert_code(&out, 0, "a server given an exchanged token");
+    assert!(
+        out.stdout().contains("API_TOKEN=[REDACTED:API]"),
+        "delivered and redacted (marker names the secret):{}",
+        out.describe()
+    );
+    assert!(!format!("{}{}", out.stdout(), out.stderr()).contains("upstream-canary-0a9d"), "{}", out.describe());
+    let entries = log_lines(&log);
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["problems"], serde_json::json!([]), "a valid RFC 8693 request: {entries:?}");
+    assert_eq!(
+        entries[0]["resource"],
+        serde_json::json!(["https://mcp.example.test/a", "https://mcp.example.test/b"]),
+        "every RFC 8707 resource sent"
+    );
+    assert_eq!(entries[0]["audience"], "mcp-api");
+    assert_eq!(entries[0]["client_id"], "mcp-e2e", "a public client names itself in the body");
+}
+
+/// An RSA key pair for a GitHub App: (private PEM path, public PEM path).
+fn app_keys(sc: &Scratch, venv: &std::path::Path, tag: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (private, public) = (sc.join(&format!("{tag}.pem")), sc.join(&format!("{tag}.pub.pem")));
+    let script = format!(
+        "from cryptography.hazmat.primitives.asymmetric import rsa\n\
+         from cryptography.hazmat.primitives import serialization as s\n\
+         k = rsa.generate_private_key(public_exponent=65537, key_size=2048)\n\
+         open('{}', 'wb').write(k.private_bytes(s.Encoding.PEM, s.PrivateFormat.TraditionalOpenSSL, s.NoEncryption()))\n\
+         open('{}', 'wb').write(k.public_key().public_bytes(s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo))\n",
+        s(&private),
+        s(&public)
+    );
+    let mut c = std::process::Command::new(venv.join("bin/python"));
+    c.args(["-c", &script]);
+    assert_code(&run_cmd(c, None, CELL_TIMEOUT), 0, "generating an RSA key");
+    (private, public)
+}
+
+fn github_profile(sc: &Scratch, name: &str, port: u16, key: &std::path::Path) -> std::path::PathBuf {
+    sc.file(
+        name,
+        &format!(
+            "[server]\ncommand = \"/bin/sh\"\nargs = [\"-c\", \"echo \\\"path=$GITHUB_TOKEN_FILE\\\"; cat \\\"$GITHUB_TOKEN_FILE\\\"; echo\"]\n\n\
+             [secrets.GITHUB_TOKEN]\nsource = \"github-app\"\napp_id = 4242\ninstallation_id = 99\n\
+             private_key = \"file:{}\"\nrepositories = [\"repo-a\"]\npermissions = {{ contents = \"read\", issues = \"write\" }}\n\
+             api_url = \"http://127.0.0.1:{port}\"\ndelivery = \"file\"\n",
+            s(key)
+        ),
+    )
+}
+
+#[test]
+fn github_app_token_is_scoped_delivered_as_a_file_and_revoked_at_exit() {
+    let venv = aws_venv();
+    let sc = Scratch::new("secrets-github");
+    let (private, public) = app_keys(&sc, &venv, "app");
+    let port = free_port("127.0.0.1");
+    let log = sc.join("github.jsonl");
+    let mut stub = std::process::Command::new(venv.join("bin/python"));
+    stub.arg(secrets_dir().join("github_app_stub.py"))
+        .arg(port.to_string())
+        .arg(&log)
+        .arg(&public)
+        .args(["4242", "99"]);
+    let _stub = start_issuer(stub, "127.0.0.1", port);
+
+    let out = run_profile(&github_profile(&sc, "gh.toml", port, &private), &[], &[]);
+    assert_code(&out, 0, "a server reading its installation token file");
+    let stdout = out.stdout();
+    assert!(stdout.contains("path=/run/mcpcell/secrets/GITHUB_TOKEN"), "{}", out.describe());
+    assert!(
+        stdout.contains("[REDACTED:GITHUB_TOKEN]"),
+        "the file held the token, redacted on the way out:{}",
+        out.describe()
+    );
+    assert!(!stdout.contains("ghs_"), "{}", out.describe());
+    let entries = log_lines(&log);
+    let token = entries.iter().find(|e| e["event"] == "token").unwrap_or_else(|| panic!("{entries:?}"));
+    assert_eq!(token["jwt"], "valid", "RS256 JWT verified with the App's public key: {token}");
+    assert_eq!(token["repositories"], serde_json::json!(["repo-a"]));
+    assert_eq!(token["permissions"], serde_json::json!({"contents": "read", "issues": "write"}));
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["event"] == "revoke" && e["path"] == "/installation/token" && e["known_token"] == true),
+        "the installation token was revoked at exit: {entries:?}"
+    );
+
+    // Control: a JWT signed with another key is refused by the stub, so the start is refused.
+    let (other, _) = app_keys(&sc, &venv, "other");
+    let out = run_profile(&github_profile(&sc, "wrong-key.toml", port, &other), &[], &[]);
+    assert_code(&out, 125, "a start whose App JWT the issuer rejects");
+    assert!(
+        out.stderr().contains("secret GITHUB_TOKEN: source github-app") && out.stderr().contains("HTTP 401"),
+        "{}",
+        out.describe()
+    );
+    assert!(!out.stdout().contains("path="), "the server never started:{}", out.describe());
+    assert_eq!(log_lines(&log).iter().filter(|e| e["jwt"] == "bad signature").count(), 1);
+}
+
+/// Each bad input: a clear error naming the secret and its source, no start, no value printed.
+#[test]
+fn bad_secret_inputs_stop_the_start_with_a_clear_error() {
+    let venv = aws_venv();
+    let sc = Scratch::new("secrets-bad");
+    let closed = free_port("127.0.0.1"); // nothing listens there once the probe socket is closed
+    let garbage_port = free_port("127.0.0.1");
+    let mut garbage = std::process::Command::new(venv.join("bin/python"));
+    garbage.arg(secrets_dir().join("garbage_issuer.py")).arg(garbage_port.to_string());
+    let _garbage = start_issuer(garbage, "127.0.0.1", garbage_port);
+    let server = "[server]\ncommand = \"/bin/sh\"\nargs = [\"-c\", \"echo SERVER-STARTED\"]\n\n";
+    let oauth = |url: &str| {
+        format!(
+            "[secrets.API]\nsource = \"oauth2\"\ntoken_url = \"{url}\"\nclient_id = \"c\"\n\
+             client_secret = \"env:MCPCELL_TEST_CLIENT_SECRET\"\nresource = \"https://mcp.example.test/\"\n"
+        )
+    };
+    let strings = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<String>>();
+    let down_url = format!("127.0.0.1:{closed}/token");
+    let cases: Vec<(&str, String, Vec<String>)> = vec![
+        ("unknown source", "[secrets.API]\nsource = \"vault\"\n".into(), strings(&["secrets.API.source", "unknown source kind \"vault\""])),
+        (
+            "missing key file",
+            "[secrets.GH]\nsource = \"github-app\"\napp_id = 1\ninstallation_id = 2\nprivate_key = \"file:/nonexistent/app.pem\"\napi_url = \"http://127.0.0.1:9\"\n".into(),
+            strings(&["secret GH", "source github-app", "private_key", "/nonexistent/app.pem"]),
+        ),
+        (
+            "issuer down",
+            oauth(&format!("http://127.0.0.1:{closed}/token")),
+            strings(&["secret API", "source oauth2", &down_url, "connection refused"]),
+        ),
+        (
+            "issuer returns garbage",
+            oauth(&format!("http://127.0.0.1:{garbage_port}/token")),
+            strings(&["secret API", "source oauth2", "unexpected answer (HTTP 200", "markup"]),
+        ),
+        (
+            "no OS keyring (headless)",
+            "[secrets.KR]\nsource = \"keyring\"\nservice = \"mcpcell-e2e\"\nuser = \"me\"\n".into(),
+            strings(&["secret KR", "source keyring", "no OS keyring is available", "source = \"command\""]),
+        ),
+    ];
+    for (what, secret, expect) in cases {
+        let profile = sc.file(&format!("{}.toml", what.replace(' ', "-")), &format!("{server}{secret}"));
+        // Headless: no session bus for the keyring case (and none needed by the others).
+        let env = [("MCPCELL_TEST_CLIENT_SECRET", CLIENT_SECRET)];
+        let out = run_profile(&profile, &env, &["DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR"]);
+        assert_code(&out, 125, what);
+        let all = format!("{}{}", out.stdout(), out.stderr());
+        assert!(!all.contains("SERVER-STARTED"), "{what}: the server must not start:{}", out.describe());
+        assert!(!all.contains(CLIENT_SECRET), "{what}: a secret was printed");
+        for needle in &expect {
+            assert!(all.contains(needle.as_str()), "{what}: the error should say {needle:?}:{}", out.describe());
+        }
+        if what != "unknown source" {
+            let mut check = mcpcell_cmd(&["secrets", "check", s(&profile)]);
+            check
+                .env("MCPCELL_TEST_CLIENT_SECRET", CLIENT_SECRET)
+                .env_remove("DBUS_SESSION_BUS_ADDRESS")
+                .env_remove("XDG_RUNTIME_DIR");
+            let out = run_cmd(check, None, CELL_TIMEOUT);
+            assert_code(&out, 1, &format!("secrets check: {what}"));
+            assert!(out.stdout().contains(&format!("FAILED  {}", expect[0])), "{what}:{}", out.describe());
+            assert!(!format!("{}{}", out.stdout(), out.stderr()).contains(CLIENT_SECRET));
+        }
+    }
+}
