@@ -223,7 +223,14 @@ fn init_logging(format: LogFormat, verbose: u8) {
         1 => "debug",
         _ => "trace",
     };
-    let filter = EnvFilter::try_from_env("MCPCELL_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let mut filter = EnvFilter::try_from_env("MCPCELL_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    // The HTTP, TLS, signing and D-Bus crates used to obtain secrets log requests (headers,
+    // canonical requests) at debug/trace level: never shown, whatever the level asked for.
+    for quiet in mcpcell_runtime::secrets::QUIET_LOG_TARGETS {
+        if let Ok(directive) = format!("{quiet}=off").parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.with_target(false).init(),

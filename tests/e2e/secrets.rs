@@ -159,16 +159,39 @@ fn a_file_delivered_secret_is_rewritten_before_it_expires() {
     let profile = sc.file(
         "rotate.toml",
         &format!(
-            "[server]\ncommand = \"/usr/bin/python3\"\nargs = [\"{}\", \"9\"]\n\n\
+            "[server]\ncommand = \"/usr/bin/python3\"\nargs = [\"{}\", \"9\", \"{}\"]\n\n\
              [filesystem]\nread = [\"{}\"]\n\n\
              [secrets.TOKEN]\nsource = \"command\"\ncommand = [\"/bin/sh\", \"-c\", \"printf tok-%s $(date +%s%N)\"]\n\
              delivery = \"file\"\nttl_secs = 5\n",
             s(&secrets_dir().join("watch_token_file.py")),
+            s(&sc.path),
             s(&secrets_dir())
         ),
     );
     // No XDG_RUNTIME_DIR: the launcher's directory goes to /dev/shm, where this test can look.
-    let out = run_profile(&profile, &[], &["XDG_RUNTIME_DIR"]);
+    let mut cmd = mcpcell_cmd(&["run", s(&profile)]);
+    cmd.env_remove("XDG_RUNTIME_DIR")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let cmdline = render(&cmd);
+    let mut child = cmd.spawn().expect("spawn mcpcell run");
+    let stdin = child.stdin.take();
+    // While it runs: no value in the argv or the environment of the launcher or the server
+    // (file delivery puts only the path in the environment).
+    let marker = s(&sc.path).to_string();
+    let found = eventually(std::time::Duration::from_secs(30), || procs_with(&marker).len() >= 2);
+    let procs = procs_with(&marker);
+    assert!(found, "the launcher and the server are running (marked by the scratch path): {procs:?}");
+    for (pid, argv) in &procs {
+        assert!(!argv.contains("tok-"), "a value in the argv of {pid}: {argv}");
+        let environ =
+            String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default()).to_string();
+        assert!(!environ.contains("tok-"), "a value in the environment of {pid} ({argv})");
+    }
+    // stdin stays open (as an MCP client keeps it) until the server has finished on its own.
+    let out = wait_out(child, cmdline, CELL_TIMEOUT);
+    drop(stdin);
     assert_code(&out, 0, "a server watching its token file");
     let stdout = out.stdout();
     assert!(stdout.contains("path /run/mcpcell/secrets/TOKEN"), "TOKEN_FILE names the cell path:{}", out.describe());
@@ -252,6 +275,29 @@ fn aws_sts_credentials_let_the_server_act_as_the_assumed_role() {
         out.describe()
     );
     assert!(!format!("{stdout}{}", out.stderr()).contains("base-secret-canary-7f3e"), "{}", out.describe());
+
+    // As a shared-credentials file instead (AWS_SHARED_CREDENTIALS_FILE), at the most verbose
+    // log level: boto3 finds the file, and no credential reaches a log line.
+    let file_profile = sc.file(
+        "aws-file.toml",
+        &std::fs::read_to_string(&profile)
+            .unwrap()
+            .replace("ttl_secs = 900\n", "ttl_secs = 900\ndelivery = \"file\"\n"),
+    );
+    let mut verbose = mcpcell_cmd(&["-vv", "run", s(&file_profile)]);
+    verbose.envs(base).env_remove("AWS_SESSION_TOKEN").env_remove("AWS_PROFILE").env_remove("MCPCELL_LOG");
+    let out = run_cmd(verbose, None, CELL_TIMEOUT);
+    assert_code(&out, 0, "the aws-sts secret delivered as a credentials file");
+    assert!(
+        out.stdout().contains("ARN arn:aws:sts::123456789012:assumed-role/mcp-reader/mcpcell-e2e"),
+        "{}",
+        out.describe()
+    );
+    let logs = out.stderr();
+    assert!(logs.contains("DEBUG"), "positive control: -vv logs at debug level:{}", out.describe());
+    for leak in ["base-secret-canary-7f3e", "ASIA", "x-amz-security-token", "Signature="] {
+        assert!(!logs.contains(leak), "{leak:?} in the logs:{}", out.describe());
+    }
 
     // The session policy reached STS with the AssumeRole call (moto keeps the assumed roles).
     let state = run_cmd(
@@ -444,6 +490,17 @@ fn github_app_token_is_scoped_delivered_as_a_file_and_revoked_at_exit() {
             .any(|e| e["event"] == "revoke" && e["path"] == "/installation/token" && e["known_token"] == true),
         "the installation token was revoked at exit: {entries:?}"
     );
+
+    // Even at the most verbose log level, no token, JWT or key reaches a log line.
+    let mut verbose = mcpcell_cmd(&["-vv", "run", s(&sc.join("gh.toml"))]);
+    verbose.env_remove("MCPCELL_LOG");
+    let out = run_cmd(verbose, None, CELL_TIMEOUT);
+    assert_code(&out, 0, "the same run at -vv");
+    let logs = out.stderr();
+    assert!(logs.contains("DEBUG"), "positive control: -vv logs at debug level:{}", out.describe());
+    for leak in ["ghs_", "Bearer", "eyJ", "PRIVATE KEY"] {
+        assert!(!logs.contains(leak), "{leak:?} in the logs:{}", out.describe());
+    }
 
     // Control: a JWT signed with another key is refused by the stub, so the start is refused.
     let (other, _) = app_keys(&sc, &venv, "other");

@@ -1,7 +1,8 @@
 """Runs as the server inside the cell: reads the secret file named by $TOKEN_FILE every 100 ms
 for SECONDS seconds and prints, for each distinct value, the issue time it carries (the test's
 helper writes "tok-<unix ns>") and when it was first seen. Never prints a value. Then checks the
-file and its directory are read-only and prints where the directory comes from (mountinfo)."""
+file and its directory are read-only and prints where the directory comes from (mountinfo).
+Usage: watch_token_file.py SECONDS [MARKER] (the marker only makes the process findable)."""
 import os
 import sys
 import time

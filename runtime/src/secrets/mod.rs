@@ -25,6 +25,21 @@ use std::fmt;
 use std::sync::{Arc, Condvar, Mutex, RwLock, Weak};
 use std::time::{Duration, SystemTime};
 
+/// Log targets of the crates that talk to issuers and keyrings. Their debug/trace output can
+/// include request headers or signing material, so the binary turns them off at every level.
+pub const QUIET_LOG_TARGETS: &[&str] = &[
+    "ureq",
+    "ureq_proto",
+    "rustls",
+    "aws_sigv4",
+    "aws_smithy_runtime_api",
+    "aws_credential_types",
+    "jsonwebtoken",
+    "keyring",
+    "secret_service",
+    "zbus",
+];
+
 /// A secret's value. Its Debug never shows the value.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretValue(String);
