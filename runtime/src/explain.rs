@@ -127,7 +127,10 @@ pub fn explain(profile: &Profile, plan: &Result<CellPlan, RuntimeError>, host: &
                     let system = ["/usr", "/bin", "/sbin", "/lib", "/etc/", "/dev/"]
                         .iter()
                         .any(|s| dest.starts_with(s.trim_end_matches('/')));
-                    if !system {
+                    let secret_files = p.secret_files.as_ref().is_some_and(|f| *dest == f.cell_dir);
+                    if secret_files {
+                        fs.push(format!("read-only:  {} (the secret files; see Secrets)", dest.display()));
+                    } else if !system {
                         grants += 1;
                         fs.push(format!(
                             "{} {}",

@@ -491,6 +491,15 @@ fn github_app_token_is_scoped_delivered_as_a_file_and_revoked_at_exit() {
         "the installation token was revoked at exit: {entries:?}"
     );
 
+    // `secrets check` reports when the token expires and when its file would be rewritten.
+    let out = run_cmd(mcpcell_cmd(&["secrets", "check", s(&sc.join("gh.toml"))]), None, CELL_TIMEOUT);
+    assert_code(&out, 0, "secrets check of a github-app secret");
+    let text = out.stdout();
+    assert!(text.contains("ok      GITHUB_TOKEN") && text.contains("expires 20"), "{}", out.describe());
+    assert!(text.contains("file rewritten from 20"), "{}", out.describe());
+    assert!(text.contains("minted for this check, revoked"), "{}", out.describe());
+    assert!(!text.contains("ghs_"), "{}", out.describe());
+
     // Even at the most verbose log level, no token, JWT or key reaches a log line.
     let mut verbose = mcpcell_cmd(&["-vv", "run", s(&sc.join("gh.toml"))]);
     verbose.env_remove("MCPCELL_LOG");
@@ -581,4 +590,45 @@ fn bad_secret_inputs_stop_the_start_with_a_clear_error() {
             assert!(!format!("{}{}", out.stdout(), out.stderr()).contains(CLIENT_SECRET));
         }
     }
+}
+
+#[test]
+fn explain_describes_secrets_without_obtaining_them() {
+    let sc = Scratch::new("secrets-explain");
+    let marker = sc.join("helper-ran");
+    let issuer_port = free_port("127.0.0.1");
+    // An issuer that records any request: explain must send none.
+    let listener = std::net::TcpListener::bind(("127.0.0.1", issuer_port)).expect("bind the fake issuer port");
+    listener.set_nonblocking(true).unwrap();
+    let profile = sc.file(
+        "explain.toml",
+        &format!(
+            "[server]\ncommand = \"/bin/true\"\n\n\
+             [secrets.A_HELPER]\nsource = \"command\"\ncommand = [\"/usr/bin/touch\", \"{}\"]\n\n\
+             [secrets.GITHUB_TOKEN]\nsource = \"github-app\"\napp_id = 1\ninstallation_id = 2\nprivate_key = \"file:/nonexistent.pem\"\n\
+             repositories = [\"repo-a\"]\npermissions = {{ contents = \"read\" }}\napi_url = \"http://127.0.0.1:{issuer_port}\"\ndelivery = \"file\"\n",
+            s(&marker)
+        ),
+    );
+    let out = run_cmd(mcpcell_cmd(&["explain", s(&profile)]), None, CELL_TIMEOUT);
+    assert_code(&out, 0, "explain of a profile with a helper and a minted secret");
+    let text = out.stdout();
+    assert!(!marker.exists(), "explain ran the helper command");
+    assert!(listener.accept().is_err(), "explain contacted the issuer");
+    for needle in [
+        "environment (nothing inherited): PATH, HOME, USER, LOGNAME, TMPDIR, LANG, A_HELPER, GITHUB_TOKEN_FILE",
+        "read-only:  /run/mcpcell/secrets (the secret files; see Secrets)",
+        "GITHUB_TOKEN: from github-app 1 installation 2",
+        "for repo-a with contents:read",
+        "delivered as file /run/mcpcell/secrets/GITHUB_TOKEN (read-only, tmpfs; path in env GITHUB_TOKEN_FILE)",
+        "obtained again and the file rewritten at 75% of its life; revoked at exit",
+        "explain itself obtains nothing",
+        "stdio goes through mcpcell's MCP-aware relay",
+    ] {
+        assert!(text.contains(needle), "explain should say {needle:?}:{}", out.describe());
+    }
+    // Positive control: starting it does run the helper (and then fails on the missing key).
+    let out = run_cmd(mcpcell_cmd(&["run", s(&profile)]), None, CELL_TIMEOUT);
+    assert_code(&out, 125, "run with a missing App key");
+    assert!(marker.exists(), "run obtains secrets in name order (the helper ran first):{}", out.describe());
 }

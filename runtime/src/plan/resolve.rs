@@ -98,8 +98,9 @@ pub const DEVICES: &[&str] = &["/dev/null", "/dev/zero", "/dev/full", "/dev/rand
 /// Where grants may not point: the cell mounts its own.
 const FORBIDDEN_GRANT_ROOTS: &[&str] = &["/proc", "/sys", "/dev"];
 
-/// Whether `resolve` obtains the secrets (to start a cell) or leaves them out (`explain`, which
-/// must not run helpers or mint credentials).
+/// Whether `resolve` obtains the secrets (to start a cell) or only describes them (`explain`,
+/// which must not run helpers or mint credentials: the plan then has the secrets' variables,
+/// file mount and relay, with placeholder values).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecretsMode {
     Obtain,
@@ -161,7 +162,7 @@ pub fn resolve(
     // Last: everything that can fail cheaply has been checked before anything is minted.
     let secrets = match mode {
         SecretsMode::Obtain => crate::secrets::Secrets::obtain(&profile.secrets, env)?,
-        SecretsMode::Skip => crate::secrets::Secrets::none(),
+        SecretsMode::Skip => crate::secrets::Secrets::described(&profile.secrets),
     };
 
     Ok(ResolvedHost {

@@ -161,6 +161,29 @@ fn secrets_never_show_in_debug_output() {
 }
 
 #[test]
+fn file_delivered_secrets_are_a_read_only_bind_a_read_only_landlock_rule_and_a_path_variable() {
+    let p = profile(
+        "[server]\ncommand = \"srv\"\n[secrets.TOKEN]\nsource = \"env:T\"\ndelivery = \"file\"\nttl_secs = 60\n",
+    );
+    let mut h = host(vec![]);
+    h.secrets = crate::secrets::Secrets::described(&p.secrets);
+    let plan = plan(&p, &h).unwrap();
+    let files = plan.secret_files.as_ref().expect("a secret-files plan");
+    assert_eq!(files.cell_dir, std::path::Path::new("/run/mcpcell/secrets"));
+    let bind = plan.mounts.ops.iter().find(|op| op.dest() == files.cell_dir).expect("the directory is bound");
+    assert_eq!(
+        *bind,
+        MountOp::Bind { src: files.host_dir.clone(), dest: files.cell_dir.clone(), is_dir: true, writable: false }
+    );
+    assert!(plan.landlock.read_exec.contains(&files.cell_dir), "Landlock lets the server read it");
+    assert!(!plan.landlock.read_write.iter().any(|r| files.cell_dir.starts_with(r)), "and nothing writable covers it");
+    let env: Vec<(&str, &str)> = plan.exec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert!(env.contains(&("TOKEN_FILE", "/run/mcpcell/secrets/TOKEN")), "{env:?}");
+    assert!(!env.iter().any(|(k, _)| *k == "TOKEN"), "the value itself is not in the environment");
+    assert!(plan.relay.is_some(), "the relay runs to redact what the server sends back");
+}
+
+#[test]
 fn limits_become_rlimits_and_cgroup_values() {
     let p = profile(FS_PROFILE);
     let plan = plan(&p, &host(vec![grant("/home/ada/docs", false), grant("/home/ada/docs/out", true)])).unwrap();

@@ -270,6 +270,39 @@ impl Secrets {
         }))
     }
 
+    /// The shape of the profile's secrets without obtaining any (for `explain`): the env
+    /// variables they will set (with empty placeholder values) and the file plan (with a
+    /// placeholder host directory). Nothing runs, nothing is minted, nothing is created.
+    pub fn described(secrets: &[Secret]) -> Self {
+        let mut env = Vec::new();
+        let mut files = Vec::new();
+        for s in secrets {
+            match &s.delivery {
+                SecretDelivery::File { env } => {
+                    files.push(SecretFile { secret: s.name.clone(), file_name: s.name.clone(), env: env.clone() })
+                }
+                _ => {
+                    env.extend(s.delivered_vars().into_iter().map(|v| (v.to_string(), SecretValue::new(String::new()))))
+                }
+            }
+        }
+        let files = (!files.is_empty()).then(|| SecretFilesPlan {
+            host_dir: "(a private tmpfs directory created at start)".into(),
+            cell_dir: CELL_SECRETS_DIR.into(),
+            files,
+        });
+        Secrets(Arc::new(Inner {
+            slots: Vec::new(),
+            env,
+            files,
+            dir: None,
+            registry: Registry::new(Vec::new()),
+            env_snapshot: BTreeMap::new(),
+            minted: Mutex::new(Vec::new()),
+            stop: Arc::new((Mutex::new(false), Condvar::new())),
+        }))
+    }
+
     /// Obtain every secret (all of them, or the start is refused) and deliver the file ones.
     /// On failure, whatever was minted so far is revoked and the directory removed.
     pub fn obtain(secrets: &[Secret], env: EnvLookup<'_>) -> Result<Self, RuntimeError> {
