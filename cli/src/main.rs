@@ -193,8 +193,9 @@ enum ImageAction {
 
 #[derive(Subcommand)]
 enum SecretsAction {
-    /// Resolve every secret of a profile without starting the server; report each (never the
-    /// value). Exit 0 when all resolve, 1 otherwise.
+    /// Obtain every secret of a profile as `run` would, without starting the server; report each
+    /// one's length, source, delivery and expiry (never the value). Minted credentials are
+    /// revoked right after, where the issuer allows. Exit 0 when all resolve, 1 otherwise.
     Check { profile: String },
 }
 

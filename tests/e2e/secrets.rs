@@ -534,6 +534,14 @@ fn bad_secret_inputs_stop_the_start_with_a_clear_error() {
     let mut garbage = std::process::Command::new(venv.join("bin/python"));
     garbage.arg(secrets_dir().join("garbage_issuer.py")).arg(garbage_port.to_string());
     let _garbage = start_issuer(garbage, "127.0.0.1", garbage_port);
+    // Redirects to the closed port: following it would fail with "connection refused" instead.
+    let redirect_port = free_port("127.0.0.1");
+    let mut redirect = std::process::Command::new(venv.join("bin/python"));
+    redirect
+        .arg(secrets_dir().join("garbage_issuer.py"))
+        .arg(redirect_port.to_string())
+        .arg(format!("http://127.0.0.1:{closed}/token"));
+    let _redirect = start_issuer(redirect, "127.0.0.1", redirect_port);
     let server = "[server]\ncommand = \"/bin/sh\"\nargs = [\"-c\", \"echo SERVER-STARTED\"]\n\n";
     let oauth = |url: &str| {
         format!(
@@ -559,6 +567,11 @@ fn bad_secret_inputs_stop_the_start_with_a_clear_error() {
             "issuer returns garbage",
             oauth(&format!("http://127.0.0.1:{garbage_port}/token")),
             strings(&["secret API", "source oauth2", "unexpected answer (HTTP 200", "markup"]),
+        ),
+        (
+            "issuer redirects",
+            oauth(&format!("http://127.0.0.1:{redirect_port}/token")),
+            strings(&["secret API", "source oauth2", "refused (HTTP 307)"]),
         ),
         (
             "no OS keyring (headless)",

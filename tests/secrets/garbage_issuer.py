@@ -1,5 +1,6 @@
 """Answers every HTTP request with 200 and a body that is not a token response (for the
-"issuer returns garbage" test). Usage: python garbage_issuer.py PORT"""
+"issuer returns garbage" test), or, given a URL, with a 307 redirect there (a token request must
+not follow it). Usage: python garbage_issuer.py PORT [REDIRECT_URL]"""
 import sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -11,6 +12,12 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         self.rfile.read(int(self.headers.get("content-length", "0")))
         out = b"<html>maintenance</html>"
+        if len(sys.argv) > 2:
+            self.send_response(307)
+            self.send_header("location", sys.argv[2])
+            self.send_header("content-length", "0")
+            self.end_headers()
+            return
         self.send_response(200)
         self.send_header("content-type", "text/html")
         self.send_header("content-length", str(len(out)))
