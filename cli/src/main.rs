@@ -206,6 +206,12 @@ enum ProfilesAction {
 }
 
 fn main() -> ExitCode {
+    // The keyring lookup runs in a child process of this binary (see runtime secrets::keyring).
+    if std::env::args_os().nth(1).is_some_and(|a| a == mcpcell_runtime::secrets::KEYRING_HELPER_ARG) {
+        let rest: Vec<String> = std::env::args_os().skip(2).map(|a| a.to_string_lossy().into_owned()).collect();
+        let code = mcpcell_runtime::secrets::keyring_helper_main(&rest);
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     let cli = Cli::parse();
     init_logging(cli.log_format, cli.verbose);
     match dispatch(cli.command) {

@@ -645,3 +645,89 @@ fn explain_describes_secrets_without_obtaining_them() {
     assert_code(&out, 125, "run with a missing App key");
     assert!(marker.exists(), "run obtains secrets in name order (the helper ran first):{}", out.describe());
 }
+
+#[test]
+fn a_keyring_secret_is_read_from_the_secret_service() {
+    // A real Secret Service: gnome-keyring on a private D-Bus session (apt: dbus-daemon,
+    // dbus-bin, gnome-keyring, libsecret-tools; .ci/run installs them).
+    for tool in ["dbus-run-session", "dbus-send", "gnome-keyring-daemon", "secret-tool"] {
+        assert!(
+            std::path::Path::new("/usr/bin").join(tool).exists(),
+            "{tool} is missing: apt-get install dbus-daemon dbus-bin gnome-keyring libsecret-tools (.ci/run does)"
+        );
+    }
+    const VALUE: &str = "keyring-canary-3b8c";
+    let sc = Scratch::new("secrets-keyring");
+    let profile = sc.file(
+        "kr.toml",
+        "[server]\ncommand = \"/usr/bin/env\"\n\n[secrets.KR]\nsource = \"keyring\"\nservice = \"mcpcell-e2e\"\nuser = \"ada\"\n",
+    );
+    let home = sc.dir("home");
+    let in_session = |args: &[&str]| {
+        let mut c = std::process::Command::new("dbus-run-session");
+        c.arg("--")
+            .arg(secrets_dir().join("with_keyring.sh"))
+            .args(["mcpcell-e2e", "ada", VALUE])
+            .arg(mcpcell())
+            .args(args);
+        // A throwaway home for the bus and the keyring (never the user's keyrings).
+        c.env_remove("DBUS_SESSION_BUS_ADDRESS").env("HOME", &home).env_remove("XDG_RUNTIME_DIR");
+        run_cmd(c, None, CELL_TIMEOUT)
+    };
+    let out = in_session(&["run", s(&profile)]);
+    assert_code(&out, 0, "a server given a keyring secret");
+    assert!(out.stdout().contains("KR=[REDACTED:KR]"), "delivered from the keyring and redacted:{}", out.describe());
+    assert!(!format!("{}{}", out.stdout(), out.stderr()).contains(VALUE), "the value was printed");
+    let out = in_session(&["secrets", "check", s(&profile)]);
+    assert_code(&out, 0, "secrets check of a keyring secret");
+    assert!(out.stdout().contains(&format!("ok      KR ({} characters", VALUE.len())), "{}", out.describe());
+    // The D-Bus client leaves a runtime thread behind, so the lookup runs in a child process:
+    // the launcher must be single-threaded when it clones the cell. While a server runs, the
+    // launcher has no such thread.
+    let sleeper = sc.file(
+        "sleeper.toml",
+        &std::fs::read_to_string(&profile).unwrap().replace("/usr/bin/env\"", "/bin/sleep\"\nargs = [\"3\"]"),
+    );
+    let mut c = std::process::Command::new("dbus-run-session");
+    c.arg("--")
+        .arg(secrets_dir().join("with_keyring.sh"))
+        .args(["mcpcell-e2e", "ada", VALUE])
+        .arg(mcpcell())
+        .args(["run", s(&sleeper)]);
+    c.env_remove("DBUS_SESSION_BUS_ADDRESS").env("HOME", &home).env_remove("XDG_RUNTIME_DIR");
+    c.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let cmdline = render(&c);
+    let mut child = c.spawn().expect("spawn dbus-run-session");
+    let stdin = child.stdin.take();
+    let launcher = format!("{} run {}", s(&mcpcell()), s(&sleeper));
+    // The launcher (and the cell's init, a clone of it), not the wrappers naming it.
+    let launchers = || -> Vec<(u32, String)> {
+        procs_with(&launcher).into_iter().filter(|(_, cmd)| cmd.starts_with(&launcher)).collect()
+    };
+    let started = eventually(std::time::Duration::from_secs(30), || !launchers().is_empty());
+    // Past the start (the relay's thread exists once the cell runs).
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let threads: Vec<String> = launchers()
+        .iter()
+        .flat_map(|(pid, _)| std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten())
+        .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
+        .map(|c| c.trim().to_string())
+        .collect();
+    let out = wait_out(child, cmdline, CELL_TIMEOUT);
+    drop(stdin);
+    assert!(started, "the launcher and the cell were running:{}", out.describe());
+    assert!(threads.iter().any(|t| t == "mcpcell"), "positive control: threads were read: {threads:?}");
+    assert!(!threads.iter().any(|t| t.starts_with("tokio") || t.contains("zbus")), "{threads:?}");
+    assert_code(&out, 0, "a sleeping server given a keyring secret");
+
+    // Control: an entry that is not there is a clear error, not a start.
+    let missing = sc
+        .file("missing.toml", &std::fs::read_to_string(&profile).unwrap().replace("user = \"ada\"", "user = \"bob\""));
+    let out = in_session(&["run", s(&missing)]);
+    assert_code(&out, 125, "a keyring entry that does not exist");
+    assert!(
+        out.stderr().contains("secret KR: source keyring") && out.stderr().contains("no such entry"),
+        "{}",
+        out.describe()
+    );
+}

@@ -15,6 +15,7 @@ mod oauth2;
 mod source;
 
 pub use files::{SecretDir, SecretFile, SecretFilesPlan, CELL_SECRETS_DIR};
+pub use keyring::{helper_main as keyring_helper_main, HELPER_ARG as KEYRING_HELPER_ARG};
 pub use source::EnvLookup;
 
 use crate::error::RuntimeError;
