@@ -445,6 +445,8 @@ fn run(profile: &Profile) -> Result<ExitCode> {
         // The server is gone; let its last bytes reach the client.
         relay.finish(std::time::Duration::from_secs(2));
     }
+    // Stop refreshing and revoke minted credentials now (not in a destructor racing exit).
+    plan.secrets.close();
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(EXIT_REFUSED)))
 }
 

@@ -102,6 +102,17 @@ const INIT_STACK_BYTES: usize = 1 << 20;
 /// Start a cell. The caller must be single-threaded (we fork) and should have blocked the
 /// signals it wants to forward (see `supervise::block_signals`).
 pub fn spawn(plan: &CellPlan, cgroups: &CgroupHost, stdio: Stdio) -> Result<Cell, SpawnError> {
+    // clone() copies only this thread: a lock another thread holds (malloc's, a resolver's)
+    // would stay locked forever in the child. Refuse rather than risk a hung cell.
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        let n = tasks.count();
+        if n > 1 {
+            return Err(SpawnError::Refused(RuntimeError::CellSetup(format!(
+                "the launcher has {n} threads when it must have one to clone the cell (a bug in mcpcell: something \
+                 started a thread before the cell)"
+            ))));
+        }
+    }
     let exec = process::ExecArgs::new(&plan.exec).map_err(|m| SpawnError::Refused(RuntimeError::CellSetup(m)))?;
     let filters = seccomp::prepare(&plan.seccomp).map_err(|m| SpawnError::Refused(RuntimeError::CellSetup(m)))?;
     let refuse = |m: String| SpawnError::Refused(RuntimeError::CellSetup(m));

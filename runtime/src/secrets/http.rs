@@ -18,8 +18,15 @@ pub struct Answer {
 }
 
 fn agent() -> ureq::Agent {
+    // Per-phase timeouts, none for name resolution: with a resolve (or global) timeout ureq
+    // resolves on a detached thread, and the launcher must have no thread left when it clones
+    // the cell. Resolution is then bounded by the system resolver's own timeouts.
     ureq::Agent::config_builder()
-        .timeout_global(Some(TIMEOUT))
+        .timeout_connect(Some(TIMEOUT))
+        .timeout_send_request(Some(TIMEOUT))
+        .timeout_send_body(Some(TIMEOUT))
+        .timeout_recv_response(Some(TIMEOUT))
+        .timeout_recv_body(Some(TIMEOUT))
         .http_status_as_error(false)
         .max_redirects(0)
         .user_agent(concat!("mcpcell/", env!("CARGO_PKG_VERSION")))

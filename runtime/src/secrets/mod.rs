@@ -144,8 +144,11 @@ pub fn obtain(secret: &Secret, env: EnvLookup<'_>) -> Result<Credential, Runtime
     Ok(credential)
 }
 
-/// Every value handed to the server, for the relay's redaction. Values are only ever added
-/// (a refreshed secret's old value stays redacted).
+/// How many values of one secret stay redacted (the current one and those it replaced).
+pub const KEEP_VALUES_PER_SECRET: usize = 16;
+
+/// Every value handed to the server, for the relay's redaction: a refreshed secret's older
+/// values stay redacted (the newest [`KEEP_VALUES_PER_SECRET`] of each).
 #[derive(Clone)]
 pub struct Registry(Arc<RegistryInner>);
 
@@ -167,6 +170,14 @@ impl Registry {
             return;
         }
         values.push((label.to_string(), value.0.clone()));
+        // A long-running cell refreshing often would otherwise grow this without bound: keep
+        // the newest values of each secret (older ones have long expired).
+        let of_label = values.iter().filter(|(l, _)| l == label).count();
+        if of_label > KEEP_VALUES_PER_SECRET {
+            if let Some(oldest) = values.iter().position(|(l, _)| l == label) {
+                values.remove(oldest);
+            }
+        }
         let redactor = Arc::new(Redactor::new(&values));
         *self.0.current.write().unwrap_or_else(|e| e.into_inner()) = redactor;
     }
@@ -225,6 +236,7 @@ struct Inner {
     /// Minted credentials to revoke at exit, with their expiry.
     minted: Mutex<Vec<(String, Revocation, Option<SystemTime>)>>,
     stop: Arc<(Mutex<bool>, Condvar)>,
+    refresher: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 struct Slot {
@@ -268,6 +280,7 @@ impl Secrets {
             env_snapshot: BTreeMap::new(),
             minted: Mutex::new(Vec::new()),
             stop: Arc::new((Mutex::new(false), Condvar::new())),
+            refresher: Mutex::new(None),
         }))
     }
 
@@ -301,6 +314,7 @@ impl Secrets {
             env_snapshot: BTreeMap::new(),
             minted: Mutex::new(Vec::new()),
             stop: Arc::new((Mutex::new(false), Condvar::new())),
+            refresher: Mutex::new(None),
         }))
     }
 
@@ -348,6 +362,7 @@ impl Secrets {
             env_snapshot,
             minted: Mutex::new(Vec::new()),
             stop: Arc::new((Mutex::new(false), Condvar::new())),
+            refresher: Mutex::new(None),
         };
         for secret in secrets {
             // On `?` the partly built `inner` drops: revokes and removes what exists so far.
@@ -415,7 +430,20 @@ impl Secrets {
         }
         let weak = Arc::downgrade(&self.0);
         let stop = self.0.stop.clone();
-        std::thread::Builder::new().name("secrets-refresh".into()).spawn(move || refresh_loop(&weak, &stop)).map(drop)
+        let handle =
+            std::thread::Builder::new().name("secrets-refresh".into()).spawn(move || refresh_loop(&weak, &stop))?;
+        *self.0.refresher.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+        Ok(())
+    }
+
+    /// At exit: stop refreshing (waiting for a refresh in flight), then revoke what was minted.
+    /// Dropping the last handle does the same; this makes it happen now, on this thread.
+    pub fn close(&self) {
+        self.0.stop_refresh();
+        if let Some(handle) = self.0.refresher.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = handle.join();
+        }
+        self.0.revoke_all();
     }
 }
 
@@ -520,9 +548,20 @@ impl Inner {
 impl Drop for Inner {
     /// Stop refreshing, revoke what is still valid, remove the files (the SecretDir's drop).
     fn drop(&mut self) {
+        self.stop_refresh();
+        self.revoke_all();
+    }
+}
+
+impl Inner {
+    fn stop_refresh(&self) {
         let (flag, cv) = &*self.stop;
         *flag.lock().unwrap_or_else(|e| e.into_inner()) = true;
         cv.notify_all();
+    }
+
+    /// Revoke every minted credential that has not expired (once: the list is drained).
+    fn revoke_all(&self) {
         let now = SystemTime::now();
         for (name, revocation, expires) in self.minted.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
             if expires.is_some_and(|e| e <= now) {
@@ -538,6 +577,9 @@ impl Drop for Inner {
 
 fn refresh_loop(weak: &Weak<Inner>, stop: &(Mutex<bool>, Condvar)) {
     loop {
+        if *stop.0.lock().unwrap_or_else(|e| e.into_inner()) {
+            return;
+        }
         let due = match weak.upgrade() {
             Some(inner) => {
                 inner.refresh_now();
@@ -635,6 +677,19 @@ mod tests {
         r.add("A", &SecretValue::new("second-value-2".into()));
         let (out, _) = r.redactor().redact(b"x first-value-1 second-value-2 y").expect("both redacted");
         assert_eq!(out, b"x [REDACTED:A] [REDACTED:A] y".to_vec());
+    }
+
+    #[test]
+    fn the_registry_keeps_the_newest_values_of_each_secret() {
+        let r = Registry::new(vec![("OTHER".into(), SecretValue::new("other-value-x".into()))]);
+        for i in 0..KEEP_VALUES_PER_SECRET + 4 {
+            r.add("A", &SecretValue::new(format!("rotating-value-{i:03}")));
+        }
+        let found = |v: &str| r.redactor().redact(v.as_bytes()).is_some();
+        assert!(!found("rotating-value-000"), "the oldest values are dropped");
+        assert!(found(&format!("rotating-value-{:03}", KEEP_VALUES_PER_SECRET + 3)), "the newest is kept");
+        assert!(found("rotating-value-004"), "the last KEEP_VALUES_PER_SECRET are kept");
+        assert!(found("other-value-x"), "other secrets are untouched");
     }
 
     #[test]
