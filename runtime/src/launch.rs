@@ -64,8 +64,16 @@ pub fn start(plan: &CellPlan, stdio: Stdio) -> Result<Cell, SpawnError> {
         }
         None => None,
     };
-    let mut cell = match plan.container {
-        Some(_) => crate::container::spawn(plan, stdio)?,
+    let mut cell = match &plan.container {
+        Some(container) => {
+            // The container runs as its own uid (65534 for a root launcher): the secret files
+            // must be readable by it, and by nobody else.
+            let (uid, gid) = container.user.split_once(':').unwrap_or(("65534", "65534"));
+            if let (Ok(uid), Ok(gid)) = (uid.parse(), gid.parse()) {
+                plan.secrets.give_to(uid, gid).map_err(|e| SpawnError::Refused(RuntimeError::CellSetup(e)))?;
+            }
+            crate::container::spawn(plan, stdio)?
+        }
         None => jail::spawn(plan, &CgroupHost::detect(), stdio)?,
     };
     cell.audit = audit.clone();

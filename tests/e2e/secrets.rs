@@ -154,12 +154,23 @@ fn run_profile(profile: &std::path::Path, env: &[(&str, &str)], remove: &[&str])
 
 #[test]
 fn a_file_delivered_secret_is_rewritten_before_it_expires() {
+    file_delivery_and_rotation("");
+}
+
+/// The same with the container backend: the engine binds the launcher's directory (given to
+/// the container's user), and the refresh rewrites it just the same.
+#[test]
+fn a_file_delivered_secret_is_rewritten_in_a_container_too() {
+    file_delivery_and_rotation("[sandbox]\nbackend = \"container\"\n\n");
+}
+
+fn file_delivery_and_rotation(sandbox: &str) {
     let sc = Scratch::new("secrets-rotate");
     // Each run of the helper yields a new value that carries its issue time.
     let profile = sc.file(
         "rotate.toml",
         &format!(
-            "[server]\ncommand = \"/usr/bin/python3\"\nargs = [\"{}\", \"9\", \"{}\"]\n\n\
+            "{sandbox}[server]\ncommand = \"/usr/bin/python3\"\nargs = [\"{}\", \"9\", \"{}\"]\n\n\
              [filesystem]\nread = [\"{}\"]\n\n\
              [secrets.TOKEN]\nsource = \"command\"\ncommand = [\"/bin/sh\", \"-c\", \"printf tok-%s $(date +%s%N)\"]\n\
              delivery = \"file\"\nttl_secs = 5\n",

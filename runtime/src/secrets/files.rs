@@ -43,6 +43,9 @@ impl SecretFilesPlan {
 #[derive(Debug)]
 pub struct SecretDir {
     path: PathBuf,
+    /// Who the directory and its files belong to when that is not the launcher (a container's
+    /// user); None: the launcher's own uid, which is also the jail's.
+    owner: std::sync::Mutex<Option<(u32, u32)>>,
 }
 
 impl SecretDir {
@@ -74,7 +77,7 @@ impl SecretDir {
                 let path = base.join(name);
                 // mkdir never follows a symlink, and fails on a name someone else took first.
                 match std::fs::DirBuilder::new().mode(0o700).create(&path) {
-                    Ok(()) => return Ok(SecretDir { path }),
+                    Ok(()) => return Ok(SecretDir { path, owner: std::sync::Mutex::new(None) }),
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                     Err(e) => return Err(format!("creating the secrets directory {}: {e}", path.display())),
                 }
@@ -92,6 +95,22 @@ impl SecretDir {
         &self.path
     }
 
+    /// Hand the directory and every file in it (and every file written later) to uid:gid, so
+    /// that a server running as that user can read them; the modes stay 0700 and 0400.
+    pub fn give_to(&self, uid: u32, gid: u32) -> Result<(), String> {
+        let chown = |p: &Path| {
+            std::os::unix::fs::chown(p, Some(uid), Some(gid))
+                .map_err(|e| format!("giving {} to uid {uid}: {e}", p.display()))
+        };
+        chown(&self.path)?;
+        let entries = std::fs::read_dir(&self.path).map_err(|e| format!("{}: {e}", self.path.display()))?;
+        for entry in entries.flatten() {
+            chown(&entry.path())?;
+        }
+        *self.owner.lock().unwrap_or_else(|e| e.into_inner()) = Some((uid, gid));
+        Ok(())
+    }
+
     /// Replace `file_name` atomically with `contents` (mode 0400: the server only reads it).
     pub fn write(&self, file_name: &str, contents: &[u8]) -> Result<(), String> {
         static SEQ: AtomicU64 = AtomicU64::new(0);
@@ -103,6 +122,10 @@ impl SecretDir {
             .mode(0o400)
             .open(&tmp)
             .and_then(|mut f| f.write_all(contents))
+            .and_then(|()| match *self.owner.lock().unwrap_or_else(|e| e.into_inner()) {
+                Some((uid, gid)) => std::os::unix::fs::chown(&tmp, Some(uid), Some(gid)),
+                None => Ok(()),
+            })
             .and_then(|()| std::fs::rename(&tmp, &target));
         result.map_err(|e| {
             let _ = std::fs::remove_file(&tmp);

@@ -436,6 +436,14 @@ impl Secrets {
         Ok(())
     }
 
+    /// Hand the secret files to the user a container runs as (see [`SecretDir::give_to`]).
+    pub fn give_to(&self, uid: u32, gid: u32) -> Result<(), String> {
+        match &self.0.dir {
+            Some(dir) => dir.give_to(uid, gid),
+            None => Ok(()),
+        }
+    }
+
     /// At exit: stop refreshing (waiting for a refresh in flight), then revoke what was minted.
     /// Dropping the last handle does the same; this makes it happen now, on this thread.
     pub fn close(&self) {
