@@ -836,3 +836,30 @@ fn a_child_profile_changes_one_secret_setting() {
     assert_eq!(p.secrets[0].delivery, SecretDelivery::File { env: "T_FILE".into() });
     fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn issuer_urls_are_https_or_loopback_http() {
+    use mcpcell_profiles::check_issuer_url;
+    for ok in [
+        "https://api.github.com",
+        "https://auth.example.com:8443/oauth/token",
+        "http://127.0.0.1:5000/token",
+        "http://127.9.9.9/token",
+        "http://localhost:8080",
+        "http://[::1]:9000/t",
+    ] {
+        assert_eq!(check_issuer_url(ok), Ok(()), "{ok}");
+    }
+    for bad in [
+        "http://auth.example.com/token",
+        "http://localhost.evil.example/token",
+        "http://127.0.0.1.nip.io/token",
+        "http://127.0.0.1@evil.example/token",
+        "http://10.0.0.1/token",
+        "ftp://127.0.0.1/token",
+        "https:///token",
+        "auth.example.com/token",
+    ] {
+        assert!(check_issuer_url(bad).is_err(), "{bad} must be refused");
+    }
+}
