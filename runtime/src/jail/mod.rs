@@ -104,14 +104,22 @@ const INIT_STACK_BYTES: usize = 1 << 20;
 pub fn spawn(plan: &CellPlan, cgroups: &CgroupHost, stdio: Stdio) -> Result<Cell, SpawnError> {
     // clone() copies only this thread: a lock another thread holds (malloc's, a resolver's)
     // would stay locked forever in the child. Refuse rather than risk a hung cell.
-    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
-        let n = tasks.count();
-        if n > 1 {
-            return Err(SpawnError::Refused(RuntimeError::CellSetup(format!(
-                "the launcher has {n} threads when it must have one to clone the cell (a bug in mcpcell: something \
-                 started a thread before the cell)"
-            ))));
+    // A thread that was just joined can still be listed for a moment while the kernel
+    // releases it: look again for a little while before refusing.
+    let threads = || std::fs::read_dir("/proc/self/task").map(|t| t.count()).unwrap_or(1);
+    let mut n = threads();
+    for _ in 0..200 {
+        if n <= 1 {
+            break;
         }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        n = threads();
+    }
+    if n > 1 {
+        return Err(SpawnError::Refused(RuntimeError::CellSetup(format!(
+            "the launcher has {n} threads when it must have one to clone the cell (a bug in mcpcell: something \
+             started a thread before the cell and did not join it)"
+        ))));
     }
     let exec = process::ExecArgs::new(&plan.exec).map_err(|m| SpawnError::Refused(RuntimeError::CellSetup(m)))?;
     let filters = seccomp::prepare(&plan.seccomp).map_err(|m| SpawnError::Refused(RuntimeError::CellSetup(m)))?;
