@@ -3,6 +3,7 @@
 //! assertions whose messages show everything the cell printed.
 #![allow(dead_code)]
 
+pub mod host;
 pub mod live;
 
 use std::ffi::OsString;
@@ -227,6 +228,23 @@ pub fn host_probe(args: &[&str]) -> Out {
     run_cmd(cmd, None, CELL_TIMEOUT)
 }
 
+/// Environment variable choosing the backend every `mcpcell exec` of the battery uses
+/// (`jail` or `container`); unset: mcpcell's default. The one place the battery's cells are
+/// built (here and in [`profile_text`]), so that the same tests run on each backend.
+pub const BACKEND_ENV: &str = "MCPCELL_TEST_BACKEND";
+
+pub fn test_backend() -> Option<String> {
+    std::env::var(BACKEND_ENV).ok().filter(|b| !b.is_empty())
+}
+
+/// A profile's TOML for the tests that start servers with `mcpcell run PROFILE`: `body` plus the
+/// backend chosen by $MCPCELL_TEST_BACKEND (a `[sandbox]` table, so `body` must not have one;
+/// use `sandbox` for its other keys).
+pub fn profile_text(body: &str, sandbox: &str) -> String {
+    let backend = test_backend().map(|b| format!("backend = \"{b}\"\n")).unwrap_or_default();
+    format!("{body}\n\n[sandbox]\n{backend}{sandbox}\n")
+}
+
 /// Builder for `mcpcell exec [flags] -- COMMAND ARGS...`.
 #[derive(Clone, Default)]
 pub struct Cell {
@@ -268,6 +286,9 @@ impl Cell {
     pub fn command(&self, program: impl AsRef<Path>, args: &[&str]) -> Command {
         let mut cmd = Command::new(mcpcell());
         cmd.arg("exec");
+        if let Some(backend) = test_backend() {
+            cmd.arg("--backend").arg(backend);
+        }
         if self.grant_bin_dir {
             cmd.arg("--read").arg(bin_dir());
         }
