@@ -11,6 +11,9 @@ pub enum RuntimeError {
     #[error("{path}: cannot resolve granted path: {source}")]
     GrantUnresolvable { path: PathBuf, source: std::io::Error },
 
+    #[error("{path}: granted path changed while mcpcell was resolving it (a symlink or a rename raced the start); nothing was started. Try again, and check who else can write to its parent directories")]
+    GrantChanged { path: PathBuf },
+
     #[error("{path}: paths under /proc, /sys and /dev cannot be granted; the cell mounts its own")]
     GrantForbidden { path: PathBuf },
 

@@ -17,6 +17,7 @@ pub mod jail;
 pub mod launch;
 pub mod mcp_client;
 pub mod packages;
+pub mod pathfd;
 pub mod plan;
 pub mod relay;
 pub mod secrets;

@@ -5,9 +5,11 @@
 //! the new root is assembled under `/newroot`; a final pivot detaches both the scratch tmpfs
 //! and the host root, so nothing of the host stays reachable except what was bound.
 
+use crate::pathfd::{self, FileId};
 use crate::plan::{MountOp, MountPlan};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::unistd::{chdir, pivot_root};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -61,16 +63,7 @@ fn apply_op(op: &MountOp) -> StepResult {
             mount(Some("tmpfs"), &target, Some("tmpfs"), nosuid_nodev, Some(data.as_str()))
                 .map_err(os(format!("tmpfs on {}", dest.display())))
         }
-        MountOp::Bind { src, dest, is_dir, writable } => {
-            let source = at(OLDROOT, src);
-            let target = at(NEWROOT, dest);
-            if *is_dir {
-                mkdir_all(&target)?;
-            } else {
-                ensure_file(&target)?;
-            }
-            mount(Some(&source), &target, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-                .map_err(os(format!("binding {} at {}", src.display(), dest.display())))?;
+        MountOp::Bind { src, dest, is_dir, writable, id } => {
             // Device nodes keep `dev`; everything else is nodev. Applied recursively so a
             // submount under a read-only grant is read-only too.
             let mut attrs = libc::MOUNT_ATTR_NOSUID;
@@ -80,8 +73,14 @@ fn apply_op(op: &MountOp) -> StepResult {
             if !writable {
                 attrs |= libc::MOUNT_ATTR_RDONLY;
             }
-            set_attrs_recursive(&target, attrs)
-                .map_err(|e| format!("restricting {} ({}): {e}", dest.display(), if *writable { "rw" } else { "ro" }))
+            bind(&at(OLDROOT, src), &at(NEWROOT, dest), *is_dir, *id, attrs).map_err(|e| {
+                format!(
+                    "binding {} at {} ({}): {e}",
+                    src.display(),
+                    dest.display(),
+                    if *writable { "rw" } else { "ro" }
+                )
+            })
         }
         MountOp::Symlink { target, dest } => {
             let link = at(NEWROOT, dest);
@@ -137,19 +136,74 @@ fn ensure_file(path: &Path) -> StepResult {
     Ok(())
 }
 
-/// mount_setattr(2) with AT_RECURSIVE: flags for a whole bind tree at once.
-fn set_attrs_recursive(target: &Path, attr_set: u64) -> Result<(), std::io::Error> {
-    let path = std::ffi::CString::new(target.as_os_str().as_encoded_bytes())
-        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+/// Bind `source` at `target` by file, not by name: the source is opened without following any
+/// symlink (and, with `id`, must be the file the launcher resolved), cloned as a detached mount
+/// tree, restricted with `attrs` while still detached, and moved onto the target, itself
+/// opened without following symlinks. A rename or symlink racing the start (between the
+/// launcher's resolution and this mount) makes it fail, never mount something else.
+fn bind(source: &Path, target: &Path, is_dir: bool, id: Option<FileId>, attrs: u64) -> Result<(), String> {
+    let src = pathfd::open_no_symlinks(source).map_err(|e| match e.raw_os_error() {
+        Some(libc::ELOOP) | Some(libc::ENOENT) | Some(libc::ENOTDIR) => {
+            format!("the path changed since it was resolved (a symlink or a rename raced the start): {e}")
+        }
+        _ => format!("opening the source: {e}"),
+    })?;
+    let (found, found_dir) = pathfd::identify(&src).map_err(|e| format!("fstat of the source: {e}"))?;
+    if id.is_some_and(|want| want != found) || found_dir != is_dir {
+        return Err("the path now names another file than the one resolved (it was renamed or replaced during \
+                    the start); refusing"
+            .into());
+    }
+    // SAFETY: `src` is an open fd; the empty path is a valid C string; the kernel returns a new
+    // fd (a detached copy of the mount tree at `src`) that we own.
+    let tree = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            src.as_raw_fd(),
+            c"".as_ptr(),
+            libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | libc::AT_EMPTY_PATH as u32 | libc::AT_RECURSIVE as u32,
+        )
+    };
+    if tree < 0 {
+        return Err(format!("open_tree: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: open_tree returned a fresh fd that nothing else owns.
+    let tree = unsafe { OwnedFd::from_raw_fd(tree as i32) };
+    set_attrs(&tree, attrs).map_err(|e| format!("mount_setattr: {e}"))?;
+    if is_dir {
+        mkdir_all(target)?;
+    } else {
+        ensure_file(target)?;
+    }
+    let dest = pathfd::open_no_symlinks(target).map_err(|e| format!("opening the mount point: {e}"))?;
+    // SAFETY: both fds are open and owned by us; the empty paths are valid C strings.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            dest.as_raw_fd(),
+            c"".as_ptr(),
+            libc::MOVE_MOUNT_F_EMPTY_PATH | libc::MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    };
+    if rc != 0 {
+        return Err(format!("move_mount: {}", std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// mount_setattr(2) with AT_RECURSIVE on a (detached) mount tree: flags for all of it at once.
+fn set_attrs(tree: &OwnedFd, attr_set: u64) -> Result<(), std::io::Error> {
     let attr = libc::mount_attr { attr_set, attr_clr: 0, propagation: 0, userns_fd: 0 };
-    // SAFETY: `path` is a valid NUL-terminated string and `attr` a properly initialised
-    // struct whose size we pass; the kernel only reads both.
+    // SAFETY: `tree` is an open fd, the empty path a valid C string and `attr` a properly
+    // initialised struct whose size we pass; the kernel only reads them.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
-            libc::AT_FDCWD,
-            path.as_ptr(),
-            libc::AT_RECURSIVE | libc::AT_SYMLINK_NOFOLLOW,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
             &attr as *const libc::mount_attr,
             std::mem::size_of::<libc::mount_attr>(),
         )

@@ -12,7 +12,9 @@ pub enum MountOp {
     /// A fresh tmpfs.
     Tmpfs { dest: PathBuf, size: u64, mode: u32 },
     /// The host path `src` bound at `dest`; read-only unless `writable`. Always nosuid, nodev.
-    Bind { src: PathBuf, dest: PathBuf, is_dir: bool, writable: bool },
+    /// `src` is opened without following symlinks; with `id` (grants), the file opened must be
+    /// that one, else the start is refused (a rename or symlink raced it).
+    Bind { src: PathBuf, dest: PathBuf, is_dir: bool, writable: bool, id: Option<crate::pathfd::FileId> },
     /// A symlink the cell needs (merged-/usr layouts, /dev/fd, /etc/localtime).
     Symlink { target: PathBuf, dest: PathBuf },
     /// A copy of a small host file (an /etc entry): cheaper than a bind mount to set up and to
@@ -117,7 +119,7 @@ pub(super) fn plan_mounts(profile: &Profile, host: &ResolvedHost) -> Result<Moun
     // /dev: a tmpfs with just the harmless devices and the usual fd links.
     ops.push(MountOp::Tmpfs { dest: "/dev".into(), size: DEV_TMPFS_BYTES, mode: 0o755 });
     for dev in &host.devices {
-        ops.push(MountOp::Bind { src: dev.clone(), dest: dev.clone(), is_dir: false, writable: true });
+        ops.push(MountOp::Bind { src: dev.clone(), dest: dev.clone(), is_dir: false, writable: true, id: None });
     }
     for (name, target) in [
         ("fd", "/proc/self/fd"),
@@ -143,6 +145,7 @@ pub(super) fn plan_mounts(profile: &Profile, host: &ResolvedHost) -> Result<Moun
             dest: grant.path.clone(),
             is_dir: grant.is_dir,
             writable: grant.writable,
+            id: Some(grant.id),
         });
     }
     user.sort_by_key(|op| op.dest().components().count());
@@ -156,6 +159,8 @@ pub(super) fn plan_mounts(profile: &Profile, host: &ResolvedHost) -> Result<Moun
             dest: files.cell_dir.clone(),
             is_dir: true,
             writable: false,
+            // Created by this launcher (mkdir, never following a symlink): no race to check.
+            id: None,
         });
     }
 
@@ -166,8 +171,12 @@ pub(super) fn plan_mounts(profile: &Profile, host: &ResolvedHost) -> Result<Moun
 fn host_entry_op(path: &Path, kind: &EntryKind) -> MountOp {
     match kind {
         EntryKind::Symlink(target) => MountOp::Symlink { target: target.clone(), dest: path.into() },
-        EntryKind::Dir => MountOp::Bind { src: path.into(), dest: path.into(), is_dir: true, writable: false },
-        EntryKind::File => MountOp::Bind { src: path.into(), dest: path.into(), is_dir: false, writable: false },
+        EntryKind::Dir => {
+            MountOp::Bind { src: path.into(), dest: path.into(), is_dir: true, writable: false, id: None }
+        }
+        EntryKind::File => {
+            MountOp::Bind { src: path.into(), dest: path.into(), is_dir: false, writable: false, id: None }
+        }
     }
 }
 

@@ -40,6 +40,9 @@ pub struct ResolvedGrant {
     pub path: PathBuf,
     pub is_dir: bool,
     pub writable: bool,
+    /// The file `path` named when it was resolved: the cell mounts exactly this one, or refuses
+    /// (see [`crate::pathfd`]).
+    pub id: crate::pathfd::FileId,
 }
 
 pub use crate::secrets::SecretValue;
@@ -139,8 +142,12 @@ pub fn resolve(
                 if FORBIDDEN_GRANT_ROOTS.iter().any(|root| path.starts_with(root)) {
                     return Err(RuntimeError::GrantForbidden { path });
                 }
-                let is_dir = path.is_dir();
-                grants.push(ResolvedGrant { requested: grant.path.clone(), path, is_dir, writable });
+                // Pin the file the canonical path names now, without following any symlink: one
+                // swapped in since canonicalize (or a component renamed away) is a refusal.
+                let (id, is_dir) = crate::pathfd::open_no_symlinks(&path)
+                    .and_then(|fd| crate::pathfd::identify(&fd))
+                    .map_err(|_| RuntimeError::GrantChanged { path: grant.path.clone() })?;
+                grants.push(ResolvedGrant { requested: grant.path.clone(), path, is_dir, writable, id });
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if grant.optional {

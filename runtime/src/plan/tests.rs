@@ -35,7 +35,13 @@ fn host(grants: Vec<ResolvedGrant>) -> ResolvedHost {
 }
 
 fn grant(path: &str, writable: bool) -> ResolvedGrant {
-    ResolvedGrant { requested: path.into(), path: path.into(), is_dir: true, writable }
+    ResolvedGrant {
+        requested: path.into(),
+        path: path.into(),
+        is_dir: true,
+        writable,
+        id: crate::pathfd::FileId { dev: 1, ino: path.len() as u64 },
+    }
 }
 
 const FS_PROFILE: &str = r#"
@@ -59,7 +65,16 @@ fn mounts_are_exact_and_ordered() {
     let p = profile(FS_PROFILE);
     let plan = plan(&p, &host(vec![grant("/home/ada/docs", false), grant("/home/ada/docs/out", true)])).unwrap();
     let t = 32 << 20;
-    let bind = |src: &str, writable| MountOp::Bind { src: src.into(), dest: src.into(), is_dir: true, writable };
+    let bind =
+        |src: &str, writable| MountOp::Bind { src: src.into(), dest: src.into(), is_dir: true, writable, id: None };
+    // Grants carry the identity they were resolved to (the test's `grant` makes one up).
+    let granted = |src: &str, writable| MountOp::Bind {
+        src: src.into(),
+        dest: src.into(),
+        is_dir: true,
+        writable,
+        id: Some(crate::pathfd::FileId { dev: 1, ino: src.len() as u64 }),
+    };
     let expected = vec![
         MountOp::Tmpfs { dest: "/".into(), size: 4 << 20, mode: 0o755 },
         bind("/usr", false),
@@ -86,7 +101,7 @@ fn mounts_are_exact_and_ordered() {
             mode: 0o644,
         },
         MountOp::Tmpfs { dest: "/dev".into(), size: 64 << 10, mode: 0o755 },
-        MountOp::Bind { src: "/dev/null".into(), dest: "/dev/null".into(), is_dir: false, writable: true },
+        MountOp::Bind { src: "/dev/null".into(), dest: "/dev/null".into(), is_dir: false, writable: true, id: None },
         MountOp::Symlink { target: "/proc/self/fd".into(), dest: "/dev/fd".into() },
         MountOp::Symlink { target: "/proc/self/fd/0".into(), dest: "/dev/stdin".into() },
         MountOp::Symlink { target: "/proc/self/fd/1".into(), dest: "/dev/stdout".into() },
@@ -95,8 +110,8 @@ fn mounts_are_exact_and_ordered() {
         MountOp::Proc { dest: "/proc".into() },
         MountOp::Tmpfs { dest: "/tmp".into(), size: t, mode: 0o1777 },
         MountOp::Tmpfs { dest: "/home/ada".into(), size: t, mode: 0o700 },
-        bind("/home/ada/docs", false),
-        bind("/home/ada/docs/out", true),
+        granted("/home/ada/docs", false),
+        granted("/home/ada/docs/out", true),
         MountOp::RemountReadOnly { dest: "/".into() },
     ];
     assert_eq!(plan.mounts.ops, expected);
@@ -173,7 +188,13 @@ fn file_delivered_secrets_are_a_read_only_bind_a_read_only_landlock_rule_and_a_p
     let bind = plan.mounts.ops.iter().find(|op| op.dest() == files.cell_dir).expect("the directory is bound");
     assert_eq!(
         *bind,
-        MountOp::Bind { src: files.host_dir.clone(), dest: files.cell_dir.clone(), is_dir: true, writable: false }
+        MountOp::Bind {
+            src: files.host_dir.clone(),
+            dest: files.cell_dir.clone(),
+            is_dir: true,
+            writable: false,
+            id: None
+        }
     );
     assert!(plan.landlock.read_exec.contains(&files.cell_dir), "Landlock lets the server read it");
     assert!(!plan.landlock.read_write.iter().any(|r| files.cell_dir.starts_with(r)), "and nothing writable covers it");
