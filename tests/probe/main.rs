@@ -21,6 +21,7 @@ usage: mcpcell-probe ACTION [ARGS...]
 filesystem:  read-file PATH | cat PATH | write-file PATH [CONTENT] | write-bytes PATH N
              create-file-in DIR
              list-dir PATH | follow-symlink-read LINK | stat PATH
+             read-loop PATH N NEEDLE (reads PATH N times: ALLOWED once a read contains NEEDLE)
              link OLD NEW | rename OLD NEW | read-via-fd DIR REL   (reads /proc/self/fd/N/REL)
 processes:   kill PID SIG | ptrace-attach PID | read-environ PID | list-procs
              find-string STRING|hex:HEX   (searches own env, every visible /proc/*/environ, cmdline)
@@ -203,6 +204,26 @@ fn dispatch(action: &str, rest: &[String]) -> Verdict {
                     allowed(format!("read {p} ({} bytes)", b.len()))
                 }
                 Err(e) => denied(format!("read {p}"), &e),
+            }
+        }
+        "read-loop" => {
+            // For races: another process swaps PATH (or a directory above it) meanwhile.
+            let p = arg(rest, 0, "PATH");
+            let n: u64 = num(rest, 1, "N");
+            let needle = arg(rest, 2, "NEEDLE").as_bytes();
+            let (mut hits, mut other, mut errors) = (0u64, 0u64, 0u64);
+            for _ in 0..n {
+                match std::fs::read(p) {
+                    Ok(b) if b.windows(needle.len()).any(|w| w == needle) => hits += 1,
+                    Ok(_) => other += 1,
+                    Err(_) => errors += 1,
+                }
+            }
+            data(format!("needle={hits} other={other} errors={errors}"));
+            if hits > 0 {
+                allowed(format!("read {p}: {hits} of {n} reads contained the needle"))
+            } else {
+                Verdict::Denied(format!("read {p}: none of {n} reads contained the needle"))
             }
         }
         "follow-symlink-read" => {
