@@ -125,17 +125,26 @@ pub fn cgroup_procs(dir: &Path) -> Vec<u32> {
         .collect()
 }
 
-/// Entries of the host's /tmp that look like mcpcell's own (the tests' scratch directories,
-/// `mcpcell-e2e-*`, excluded): mcpcell creates none, so any is a leak.
+/// Scratch directories of the test suites themselves (these e2e tests, the profiles crate's unit
+/// tests), which may come and go while a soak runs: not mcpcell's.
+const TEST_SCRATCH: &[&str] = &["mcpcell-e2e-", "mcpcell-profiles-"];
+
+/// Entries of the host's /tmp that look like mcpcell's own (test scratch excluded): mcpcell
+/// creates none, so any new one is a leak.
 pub fn tmp_entries() -> BTreeSet<String> {
     std::fs::read_dir("/tmp")
         .map(|d| {
             d.flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.contains("mcpcell") && !n.starts_with("mcpcell-e2e-"))
+                .filter(|n| n.contains("mcpcell") && !TEST_SCRATCH.iter().any(|p| n.starts_with(p)))
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The mcpcell-looking /tmp entries in `after` that were not in `before`.
+pub fn new_tmp_entries(before: &BTreeSet<String>, after: &BTreeSet<String>) -> Vec<String> {
+    after.difference(before).cloned().collect()
 }
 
 /// What the host holds of cells, for a before/after comparison.
@@ -147,17 +156,10 @@ pub struct Footprint {
     pub mounts: Vec<String>,
     /// mcpcell-looking entries in /tmp.
     pub tmp: BTreeSet<String>,
-    /// This test process's open fds.
-    pub own_fds: usize,
 }
 
 impl Footprint {
     pub fn take(marker: &str) -> Footprint {
-        Footprint {
-            procs: super::procs_with(marker),
-            mounts: mounts_mentioning(marker),
-            tmp: tmp_entries(),
-            own_fds: fd_count(std::process::id()).unwrap_or(0),
-        }
+        Footprint { procs: super::procs_with(marker), mounts: mounts_mentioning(marker), tmp: tmp_entries() }
     }
 }
