@@ -146,7 +146,12 @@ pub fn resolve(
                 // swapped in since canonicalize (or a component renamed away) is a refusal.
                 let (id, is_dir) = crate::pathfd::open_no_symlinks(&path)
                     .and_then(|fd| crate::pathfd::identify(&fd))
-                    .map_err(|_| RuntimeError::GrantChanged { path: grant.path.clone() })?;
+                    .map_err(|source| match source.raw_os_error() {
+                    Some(libc::ELOOP | libc::ENOENT | libc::ENOTDIR) => {
+                        RuntimeError::GrantChanged { path: grant.path.clone() }
+                    }
+                    _ => RuntimeError::GrantUnresolvable { path: grant.path.clone(), source },
+                })?;
                 grants.push(ResolvedGrant { requested: grant.path.clone(), path, is_dir, writable, id });
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
