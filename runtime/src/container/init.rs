@@ -27,6 +27,10 @@ pub struct InitMessage {
     pub grace_ms: u64,
     /// The egress allowlist: the init starts netd (DNS stub, forwarders) for it.
     pub egress: Option<crate::egress::EgressAllowlist>,
+    /// Each grant's path in the container and the file the launcher resolved it to: the
+    /// engine binds by name, so the init checks it bound that file (see [`crate::pathfd`]).
+    #[serde(default)]
+    pub grants: Vec<(std::path::PathBuf, crate::pathfd::FileId)>,
 }
 
 /// Where the launcher's egress control socket is bound in the container.
@@ -74,6 +78,7 @@ fn run() -> Result<i32, Failure> {
     msg.landlock.read_write.retain(|p| p.exists());
     msg.landlock.devices.retain(|p| p.exists());
     require_no_capabilities().map_err(fail("capabilities"))?;
+    check_grants(&msg.grants).map_err(fail("grants"))?;
     let exec = crate::jail::process::ExecArgs::new(&msg.exec).map_err(fail("exec arguments"))?;
     let filters = crate::jail::seccomp::prepare(&SeccompPolicy::default_deny()).map_err(fail("seccomp"))?;
 
@@ -162,6 +167,25 @@ fn start_netd(
         Ok(nix::unistd::ForkResult::Parent { .. }) => Ok(()),
         Err(e) => Err(format!("fork: {e}")),
     }
+}
+
+/// The engine resolved each bind source by name when it started the container: a symlink or a
+/// rename racing that (after the launcher resolved the grant) would bind another file. Each
+/// grant's mount point must be the very file the launcher resolved (same device and inode: a
+/// bind mount shows its source's), else nothing starts.
+fn check_grants(grants: &[(std::path::PathBuf, crate::pathfd::FileId)]) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    for (path, want) in grants {
+        let found = std::fs::symlink_metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        if (found.dev(), found.ino()) != (want.dev, want.ino) {
+            return Err(format!(
+                "{}: the engine bound another file than the one resolved (the path was renamed or replaced by a \
+                 symlink while the container started); refusing",
+                path.display()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Byte by byte up to the newline: whatever follows belongs to the server.

@@ -97,6 +97,15 @@ pub fn spawn(plan: &CellPlan, stdio: Stdio) -> Result<Cell, SpawnError> {
         limits: plan.limits.clone(),
         grace_ms: plan.shutdown_grace.as_millis() as u64,
         egress: plan.egress.clone(),
+        grants: plan
+            .mounts
+            .ops
+            .iter()
+            .filter_map(|op| match op {
+                crate::plan::MountOp::Bind { dest, id: Some(id), .. } => Some((dest.clone(), *id)),
+                _ => None,
+            })
+            .collect(),
     };
     // Secrets are in here: it only ever goes to the container's stdin.
     let mut init_line = serde_json::to_vec(&init).map_err(|e| refuse(format!("encoding the cell plan: {e}")))?;
