@@ -131,8 +131,8 @@ fn a_directory_swapped_for_a_symlink_in_a_loop_never_leads_out_of_a_grant() {
     let _swap = Swapper::start(&d, &alt);
     let target = d.join("secret.txt");
 
-    let out = cell().write(&granted).probe(&["read-loop", s(&target), READS, CANARY]);
-    assert_denied(&out, "reading the canary through a directory symlink swapped under a --write grant");
+    let out = cell().read(&granted).probe(&["read-loop", s(&target), READS, CANARY]);
+    assert_denied(&out, "reading the canary through a directory symlink swapped under a --read grant");
     assert_allowed(&host_probe(&["read-loop", s(&target), READS, CANARY]), "the swapped directory on the host");
 }
 
