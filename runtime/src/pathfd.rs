@@ -60,3 +60,34 @@ pub fn identify(fd: &OwnedFd) -> std::io::Result<(FileId, bool)> {
     let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
     Ok((FileId { dev: st.st_dev, ino: st.st_ino }, is_dir))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(tag: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("mcpcell-pathfd-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("real/sub")).unwrap();
+        std::os::unix::fs::symlink("real", d.join("link")).unwrap();
+        d
+    }
+
+    #[test]
+    fn a_symlink_anywhere_in_the_path_is_refused() {
+        let d = scratch("nofollow");
+        let real = open_no_symlinks(&d.join("real/sub")).expect("a path without symlinks opens");
+        let (id, is_dir) = identify(&real).unwrap();
+        assert!(is_dir);
+        for through_link in [d.join("link"), d.join("link/sub")] {
+            let err = open_no_symlinks(&through_link).expect_err("a symlink in the path is refused");
+            assert_eq!(err.raw_os_error(), Some(libc::ELOOP), "{}", through_link.display());
+        }
+        // The identity is the file's: the same through any name, another for another file.
+        let again = identify(&open_no_symlinks(&d.join("real/sub")).unwrap()).unwrap().0;
+        assert_eq!(id, again);
+        let other = identify(&open_no_symlinks(&d.join("real")).unwrap()).unwrap().0;
+        assert_ne!(id, other);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}

@@ -303,3 +303,24 @@ fn supervise(server: Pid, signals: &SigSet, grace: Duration) -> nix::Result<i32>
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn a_grant_that_is_not_the_resolved_file_is_refused() {
+        let dir = std::env::temp_dir().join(format!("mcpcell-init-grants-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("a")).unwrap();
+        std::fs::create_dir_all(dir.join("b")).unwrap();
+        let id = |p: &str| {
+            let m = std::fs::metadata(dir.join(p)).unwrap();
+            crate::pathfd::FileId { dev: m.dev(), ino: m.ino() }
+        };
+        assert!(check_grants(&[(dir.join("a"), id("a")), (dir.join("b"), id("b"))]).is_ok());
+        let err = check_grants(&[(dir.join("a"), id("b"))]).expect_err("another file at the grant");
+        assert!(err.contains(&dir.join("a").display().to_string()) && err.contains("refusing"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
