@@ -193,7 +193,9 @@ fn sigkill_leaves_nothing(path: Path_, extra: &str, tag: &str) {
     let marker = fx.sc.path.file_name().unwrap().to_string_lossy().into_owned();
     let _cleanup = KillOnDrop(marker.clone());
     let before = Footprint::take(&marker);
-    let mounts_before = mount_count();
+    // Only mounts that could be mcpcell's: the whole table also moves with whatever else runs
+    // on the host (a container engine's overlay mounts).
+    let mounts_before = mounts_mentioning("mcpcell");
 
     let mut live = start(&fx);
     let lpid = live.child.id();
@@ -206,6 +208,11 @@ fn sigkill_leaves_nothing(path: Path_, extra: &str, tag: &str) {
     );
     let launchers = BTreeSet::from([lpid]);
     let cgroups = cell_cgroups(&launchers);
+    // Control: a root launcher always has a pids cgroup (it refuses to start without one).
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        assert!(!cgroups.is_empty(), "control: no cell cgroup mcpcell-{lpid} found for a root launcher");
+    }
     for dir in &cgroups {
         assert!(!cgroup_procs(dir).is_empty(), "control: the cell cgroup {} holds the cell", dir.display());
     }
@@ -216,7 +223,7 @@ fn sigkill_leaves_nothing(path: Path_, extra: &str, tag: &str) {
     let after = Footprint::take(&marker);
     assert!(after.procs.is_empty(), "processes of the cell survive: {:?}", after.procs);
     assert_eq!(after.mounts, before.mounts, "host mounts changed");
-    assert_eq!(mount_count(), mounts_before, "the host mount table grew or shrank");
+    assert_eq!(mounts_mentioning("mcpcell"), mounts_before, "host mounts mentioning mcpcell changed");
     let new_tmp = new_tmp_entries(&before.tmp, &after.tmp);
     assert!(new_tmp.is_empty(), "temp files appeared in /tmp: {new_tmp:?}");
     // The cgroup directory of a SIGKILLed launcher cannot be removed by it: it is left empty,

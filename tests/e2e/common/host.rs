@@ -82,11 +82,6 @@ pub fn mounts_mentioning(needle: &str) -> Vec<String> {
         .collect()
 }
 
-/// Every mount of the host mount namespace (mount point and source), for before/after counts.
-pub fn mount_count() -> usize {
-    std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default().lines().count()
-}
-
 /// Cgroup directories `mcpcell-<pid>` (the cell cgroup of launcher `pid`) anywhere in the
 /// host's cgroup hierarchies, for the given launcher pids.
 pub fn cell_cgroups(launchers: &BTreeSet<u32>) -> Vec<PathBuf> {
