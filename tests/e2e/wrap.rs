@@ -38,6 +38,29 @@ fn copy_tree(from: &Path, to: &Path, tmp: &str) {
 }
 
 /// $PATH with the built mcpcell first, as an installed mcpcell would be.
+/// Starts server `name` of a (wrapped) config the way a client would (tests/clients/config_client.py,
+/// the Python MCP SDK), makes `calls`, and returns the client's report.
+fn start_wrapped_entry(
+    config: &Path,
+    name: &str,
+    calls: &serde_json::Value,
+    home: &Path,
+    xdg: &Path,
+) -> serde_json::Value {
+    let mut cmd = Command::new(python());
+    cmd.arg(tests_dir().join("clients/config_client.py"))
+        .arg(config)
+        .arg(name)
+        .arg(calls.to_string())
+        .env("PATH", path_with_mcpcell())
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", xdg);
+    let out = run_cmd(cmd, None, std::time::Duration::from_secs(180));
+    assert_code(&out, 0, "the Python MCP client starting the wrapped entry");
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("the client's report is not JSON ({e}):{}", out.describe()))
+}
+
 fn path_with_mcpcell() -> String {
     format!("{}:{}", s(&bin_dir()), std::env::var("PATH").unwrap_or_default())
 }
@@ -371,18 +394,7 @@ fn wrapped_config_runs_the_npm_memory_server_with_a_real_client() {
         ]}},
         {"name": "read", "tool": "read_graph", "arguments": {}},
     ]);
-    let mut cmd = Command::new(python());
-    cmd.arg(tests_dir().join("clients/config_client.py"))
-        .arg(&config)
-        .arg("memory")
-        .arg(calls.to_string())
-        .env("PATH", path_with_mcpcell())
-        .env("HOME", &home)
-        .env("XDG_CONFIG_HOME", sc.join("xdg"));
-    let out = run_cmd(cmd, None, std::time::Duration::from_secs(180));
-    assert_code(&out, 0, "the Python MCP client starting the wrapped entry");
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("the client's report is not JSON ({e}):{}", out.describe()));
+    let report = start_wrapped_entry(&config, "memory", &calls, &home, &sc.join("xdg"));
     assert_eq!(report["command"], serde_json::json!(["mcpcell", "run", "memory"]));
     let tools: Vec<&str> = report["tools"].as_array().unwrap().iter().filter_map(|t| t.as_str()).collect();
     assert!(tools.contains(&"create_entities") && tools.contains(&"read_graph"), "{report:#}");
@@ -425,18 +437,7 @@ fn wrapped_python_module_server_runs_with_a_real_client() {
     assert!(profile.contains(&format!("read = [\"{}\"]", s(&venv))), "{profile}");
     assert!(!profile.contains("\n[network]"), "no network unless asked:\n{profile}");
 
-    let mut cmd = Command::new(python());
-    cmd.arg(tests_dir().join("clients/config_client.py"))
-        .arg(&config)
-        .arg("fetch")
-        .arg("[]")
-        .env("PATH", path_with_mcpcell())
-        .env("HOME", &home)
-        .env("XDG_CONFIG_HOME", sc.join("xdg"));
-    let out = run_cmd(cmd, None, std::time::Duration::from_secs(180));
-    assert_code(&out, 0, "the Python MCP client starting the wrapped entry");
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("the client's report is not JSON ({e}):{}", out.describe()));
+    let report = start_wrapped_entry(&config, "fetch", &serde_json::json!([]), &home, &sc.join("xdg"));
     assert_eq!(report["command"], serde_json::json!(["mcpcell", "run", "fetch"]));
     assert_eq!(report["tools"], serde_json::json!(["fetch"]), "{report:#}");
 }
