@@ -836,7 +836,7 @@ impl Parser<'_> {
                         return Err(src.err(
                             v.span(),
                             format!(
-                                "sandbox.image {image:?} is not an image reference (e.g. \"mcpcell/node:0.1.0-2\")"
+                                "sandbox.image {image:?} is not an image reference (e.g. \"mcpcell/node:0.1.0-3\")"
                             ),
                         ));
                     }

@@ -240,7 +240,7 @@ fn bad_numbers() {
     );
     assert_eq!(
         with_cmd("[sandbox]\nimage = \"node 22\"\n"),
-        "p.toml:4:9: sandbox.image \"node 22\" is not an image reference (e.g. \"mcpcell/node:0.1.0-2\")"
+        "p.toml:4:9: sandbox.image \"node 22\" is not an image reference (e.g. \"mcpcell/node:0.1.0-3\")"
     );
 }
 

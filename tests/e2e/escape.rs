@@ -225,8 +225,14 @@ fn a_granted_path_that_does_not_exist_is_refused() {
 fn dev_is_minimal() {
     let out = cell().probe(&["list-dir", "/dev"]);
     assert_allowed(&out, "listing the cell's /dev");
-    let allowed_names =
-        ["null", "zero", "full", "random", "urandom", "shm", "fd", "stdin", "stdout", "stderr", "pts", "ptmx"];
+    let mut allowed_names =
+        vec!["null", "zero", "full", "random", "urandom", "shm", "fd", "stdin", "stdout", "stderr", "pts", "ptmx"];
+    if on_container() {
+        // The engine's /dev always has these: mqueue belongs to the container's own IPC
+        // namespace, and /dev/tty cannot be opened without a controlling terminal (below).
+        allowed_names.extend(["mqueue", "tty"]);
+        assert_denied(&cell().probe(&["read-file", "/dev/tty"]), "opening /dev/tty (no controlling terminal)");
+    }
     let extra: Vec<String> = out.data().into_iter().filter(|n| !allowed_names.contains(&n.as_str())).collect();
     assert!(extra.is_empty(), "the cell's /dev has more than the minimal set: {extra:?}{}", out.describe());
     for dev in ["null", "zero", "full", "random", "urandom"] {
@@ -235,7 +241,7 @@ fn dev_is_minimal() {
     assert_allowed(&cell().probe(&["write-file", "/dev/null"]), "writing /dev/null in the cell");
     // Host devices that must not exist in the cell; each checked on the host first.
     for dev in ["/dev/kmsg", "/dev/kvm", "/dev/userfaultfd", "/dev/vda", "/dev/fuse", "/dev/tty"] {
-        if host_probe(&["stat", dev]).code() != 0 {
+        if host_probe(&["stat", dev]).code() != 0 || (on_container() && dev == "/dev/tty") {
             continue; // not a host device on this machine: nothing to hide
         }
         assert_denied(&cell().probe(&["stat", dev]), &format!("seeing the host device {dev}"));
@@ -390,6 +396,8 @@ fn environment_is_clean() {
         .output()
         .ok()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    // A root launcher's container runs as nobody (never root), and says so.
+    let me = if on_container() && me.as_deref() == Some("root") { Some("nobody".to_string()) } else { me };
     assert_eq!(get("USER"), me, "USER is the invoking user's name, not the launcher's $USER:{}", out.describe());
     assert_eq!(get("LOGNAME"), get("USER"), "LOGNAME matches USER:{}", out.describe());
     assert_eq!(get("TMPDIR").as_deref(), Some("/tmp"), "TMPDIR is the cell's private /tmp:{}", out.describe());
@@ -528,6 +536,24 @@ fn no_capabilities_no_new_privs_seccomp_no_tty() {
 fn user_namespace_maps_a_single_id() {
     let out = cell().probe(&["whoami"]);
     assert_allowed(&out, "whoami in the cell");
+    if on_container() {
+        // No user namespace of its own (unless the engine remaps users): the claim there is
+        // that the server is never root — a root launcher's container runs as 65534.
+        let me = whoami(&out);
+        assert_eq!(
+            me.get("Uid").map(|u| u.split_whitespace().next().unwrap_or("")),
+            Some("65534"),
+            "{}",
+            out.describe()
+        );
+        assert_eq!(
+            me.get("Gid").map(|u| u.split_whitespace().next().unwrap_or("")),
+            Some("65534"),
+            "{}",
+            out.describe()
+        );
+        return;
+    }
     for map in ["uid_map", "gid_map"] {
         let lines: Vec<String> = out.data().into_iter().filter(|l| l.starts_with(&format!("{map}:"))).collect();
         assert_eq!(lines.len(), 1, "{map} must have exactly one line:{}", out.describe());

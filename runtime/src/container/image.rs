@@ -35,10 +35,10 @@ pub fn reference(kind: &str) -> String {
 /// Directories every image has. Only these: the engine creates other mount points itself, and
 /// a tmpfs mounted on a directory the image has takes that directory's mode (a private
 /// `$HOME` must stay 0700).
-const MOUNT_POINTS: &[&str] = &["dev", "proc", "sys", "etc", "tmp", "run", "usr", "var", "var/tmp", ".mcpcell"];
+const MOUNT_POINTS: &[&str] = &["dev", "proc", "sys", "etc", "tmp", "usr", ".mcpcell"];
 
 /// Bumped whenever what goes into an image changes, so a stale image is never used.
-const LAYOUT: u32 = 2;
+const LAYOUT: u32 = 3;
 
 /// What goes into an image, computed from the host (files are read when the tar is written).
 #[derive(Debug, Default, PartialEq, Eq)]

@@ -237,6 +237,28 @@ pub fn test_backend() -> Option<String> {
     std::env::var(BACKEND_ENV).ok().filter(|b| !b.is_empty())
 }
 
+/// Whether the battery runs on the container backend (where a few properties differ by design:
+/// see SECURITY.md, "The container backend").
+pub fn on_container() -> bool {
+    test_backend().as_deref() == Some("container")
+}
+
+/// chown -R (without following symlinks), for what a test grants writable to a container.
+fn chown_tree(p: &Path, id: u32) {
+    let _ = std::os::unix::fs::lchown(p, Some(id), Some(id));
+    let is_dir = std::fs::symlink_metadata(p).map(|m| m.is_dir()).unwrap_or(false);
+    if is_dir {
+        for entry in std::fs::read_dir(p).into_iter().flatten().flatten() {
+            chown_tree(&entry.path(), id);
+        }
+    }
+}
+
+fn nix_is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and touches no memory.
+    unsafe { libc::geteuid() == 0 }
+}
+
 /// A profile's TOML for the tests that start servers with `mcpcell run PROFILE`: `body` plus the
 /// backend chosen by $MCPCELL_TEST_BACKEND (a `[sandbox]` table, so `body` must not have one;
 /// use `sandbox` for its other keys).
@@ -268,6 +290,11 @@ impl Cell {
         self
     }
     pub fn write(mut self, p: impl AsRef<Path>) -> Self {
+        // A root launcher's container runs its server as uid 65534 (never as root): a
+        // --write grant must be writable by that uid, as mcpcell checks before the start.
+        if on_container() && nix_is_root() {
+            chown_tree(p.as_ref(), 65534);
+        }
         self.flags.push("--write".into());
         self.flags.push(p.as_ref().into());
         self
