@@ -214,6 +214,20 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     init_logging(cli.log_format, cli.verbose);
+    // Commands that only print end quietly when their reader goes away (`mcpcell doctor | head`),
+    // as other tools do. The others keep SIGPIPE ignored: they start cells, containers or
+    // issuers' credentials and must clean up whatever happens to stdout.
+    if matches!(
+        cli.command,
+        Command::Check { .. }
+            | Command::Explain { .. }
+            | Command::Doctor { .. }
+            | Command::Profiles { .. }
+            | Command::Schema
+    ) {
+        // SAFETY: installing SIG_DFL runs no code in this process.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     match dispatch(cli.command) {
         Ok(code) => code,
         Err(err) => {

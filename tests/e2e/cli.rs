@@ -277,3 +277,56 @@ fn run_applies_profile_filesystem_grants() {
     assert_ne!(out.code(), 0, "cat of an ungranted file must fail:{}", out.describe());
     assert!(!out.stdout().contains("canary"), "the ungranted file's content leaked:{}", out.describe());
 }
+
+// ============================================================================== fail closed
+
+/// `mcpcell ARGS` started by the probe's `without FEATURE`, which makes the feature look absent
+/// to mcpcell (a seccomp filter answering its syscalls as a kernel without it would).
+fn without(feature: &str, args: &[&str]) -> Out {
+    let mut cmd = std::process::Command::new(probe());
+    cmd.args(["without", feature, "--"]).arg(mcpcell()).args(args);
+    run_cmd(cmd, None, CELL_TIMEOUT)
+}
+
+#[test]
+fn a_missing_layer_refuses_the_start() {
+    let marker = "the-command-ran";
+    let echo = ["exec", "--", "/bin/echo", marker];
+    // Control: with nothing hidden the same command runs.
+    let out = without("none-hidden-control", &echo);
+    assert_eq!(out.code(), 2, "the probe refuses an unknown feature name:{}", out.describe());
+    let out = mcpcell_run(&echo);
+    assert_code(&out, 0, "the control: exec with every layer present");
+    assert!(out.stdout().contains(marker), "{}", out.describe());
+
+    // No Landlock: refused, with the fix, and the command never ran.
+    let out = without("landlock", &echo);
+    assert_code(&out, 125, "exec on a host without Landlock");
+    assert!(out.stderr().contains("Landlock is required but not available"), "{}", out.describe());
+    assert!(out.stderr().contains("landlock_min_abi"), "the refusal names the relaxation:{}", out.describe());
+    assert!(!out.stdout().contains(marker), "ESCAPE: the command ran without Landlock:{}", out.describe());
+    // ...unless the profile relaxes it explicitly (and explain says so).
+    let sc = Scratch::new("fail-closed");
+    let relaxed = profile(
+        &sc,
+        "relaxed",
+        &format!("[server]\ncommand = \"/bin/echo\"\nargs = [\"{marker}\"]\n[sandbox]\nlandlock_min_abi = 0\n"),
+    );
+    let out = without("landlock", &["run", s(&relaxed)]);
+    assert_code(&out, 0, "an explicit landlock_min_abi = 0 on a host without Landlock");
+    assert!(out.stdout().contains(marker), "{}", out.describe());
+    let explained = without("landlock", &["explain", s(&relaxed)]);
+    assert!(explained.stdout().contains("OPTIONAL per profile"), "{}", explained.describe());
+    assert!(explained.stdout().contains("NOT available on this host"), "{}", explained.describe());
+
+    // No user namespaces: refused with the fix, never run unconfined.
+    let out = without("userns", &echo);
+    assert_code(&out, 125, "exec on a host without user namespaces");
+    assert!(out.stderr().contains("user namespaces is required but not available"), "{}", out.describe());
+    assert!(out.stderr().contains("or use the container backend"), "{}", out.describe());
+    assert!(!out.stdout().contains(marker), "ESCAPE: the command ran without user namespaces:{}", out.describe());
+    // The suggested fix works: the container backend needs no user namespace of the launcher's.
+    let out = without("userns", &["exec", "--backend", "container", "--", "/bin/echo", marker]);
+    assert_code(&out, 0, "the container backend on a host without user namespaces");
+    assert!(out.stdout().contains(marker), "{}", out.describe());
+}

@@ -150,6 +150,52 @@ fn main() {
     }
 }
 
+/// A seccomp filter (classic BPF over `struct seccomp_data`) making `feature` look absent.
+fn deny_feature(feature: &str) -> std::io::Result<()> {
+    const RET: u16 = 0x06; // BPF_RET | BPF_K
+    const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+    const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const JSET_K: u16 = 0x45; // BPF_JMP | BPF_JSET | BPF_K
+    let stmt = |code: u16, k: u32| libc::sock_filter { code, jt: 0, jf: 0, k };
+    let jump = |code: u16, k: u32, jt: u8, jf: u8| libc::sock_filter { code, jt, jf, k };
+    let errno = |e: i32| libc::SECCOMP_RET_ERRNO | (e as u32 & libc::SECCOMP_RET_DATA);
+    let mut prog = vec![stmt(LD_W_ABS, 0)]; // the syscall number
+    match feature {
+        "landlock" => {
+            for nr in [libc::SYS_landlock_create_ruleset, libc::SYS_landlock_add_rule, libc::SYS_landlock_restrict_self]
+            {
+                prog.push(jump(JEQ_K, nr as u32, 0, 1));
+                prog.push(stmt(RET, errno(libc::ENOSYS)));
+            }
+        }
+        "userns" => {
+            // clone3 → ENOSYS (libc falls back to clone, whose flags can be inspected).
+            prog.push(jump(JEQ_K, libc::SYS_clone3 as u32, 0, 1));
+            prog.push(stmt(RET, errno(libc::ENOSYS)));
+            for nr in [libc::SYS_clone, libc::SYS_unshare] {
+                prog.push(jump(JEQ_K, nr as u32, 0, 3));
+                prog.push(stmt(LD_W_ABS, 16)); // low half of args[0]: the flags
+                prog.push(jump(JSET_K, libc::CLONE_NEWUSER as u32, 0, 1));
+                prog.push(stmt(RET, errno(libc::EPERM)));
+                prog.push(stmt(LD_W_ABS, 0)); // back to the number for the next test
+            }
+        }
+        other => usage(&format!("without: unknown feature {other:?} (landlock, userns)")),
+    }
+    prog.push(stmt(RET, libc::SECCOMP_RET_ALLOW));
+    let fprog = libc::sock_fprog { len: prog.len() as u16, filter: prog.as_mut_ptr() };
+    // SAFETY: integer-only prctl, then seccomp reads the program we own for the call's duration.
+    unsafe {
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &fprog as *const libc::sock_fprog) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 fn usage(msg: &str) -> ! {
     println!("USAGE: {msg}");
     eprintln!("{USAGE}");
@@ -530,6 +576,28 @@ fn dispatch(action: &str, rest: &[String]) -> Verdict {
             allowed(format!("spun the CPU for {secs} s"))
         }
         "exit" => std::process::exit(num(rest, 0, "CODE")),
+
+        // `without landlock|userns -- PROGRAM ARGS...`: run PROGRAM as if the host lacked the
+        // feature (a seccomp filter answers the Landlock syscalls with ENOSYS, or namespace
+        // creation with a user namespace with EPERM, as a kernel without them does), to show
+        // mcpcell refuses to start rather than run with less isolation.
+        "without" => {
+            let feature = arg(rest, 0, "landlock|userns");
+            if rest.get(1).map(String::as_str) != Some("--") || rest.len() < 3 {
+                usage("without FEATURE -- PROGRAM ARGS...");
+            }
+            if let Err(e) = deny_feature(feature) {
+                return denied(format!("installing the filter for {feature}"), &e);
+            }
+            let argv: Vec<std::ffi::CString> =
+                rest[2..].iter().map(|a| std::ffi::CString::new(a.as_str()).unwrap_or_default()).collect();
+            let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+            ptrs.push(std::ptr::null());
+            // SAFETY: argv holds NUL-terminated strings that outlive the call; the array is
+            // NULL-terminated. execv returns only on failure.
+            unsafe { libc::execv(ptrs[0], ptrs.as_ptr()) };
+            denied(format!("exec {}", rest[2]), &std::io::Error::last_os_error())
+        }
 
         // ---------------------------------------------------------------- tty
         "tiocsti" => {
