@@ -517,3 +517,67 @@ fn pypi_packages_are_pinned_by_file_hash_and_tampering_is_refused() {
     assert!(out.stderr().contains("--require-hashes"), "{}", out.describe());
     assert_code(&run(false, &["tools", spec]), 0, "start after the reinstall");
 }
+
+#[test]
+fn a_full_disk_under_the_cache_fails_the_install_cleanly() {
+    // A package bigger than the filesystem its cache is on (a 1 MiB tmpfs): the install must
+    // fail with the reason, leave no cached copy or pin that a later start would trust, and work
+    // once there is room (the control).
+    let sc = Scratch::new("pkg-diskfull");
+    let manifest = json!({
+        "name": "mcpcell-fixture-big",
+        "version": "1.0.0",
+        "bin": { "mcpcell-fixture-big": "server.js" },
+    });
+    sc.file("pkg/package.json", &manifest.to_string());
+    sc.file("pkg/server.js", FIXTURE_SERVER);
+    // 4 MiB that do not compress: the unpacked tree cannot fit.
+    let mut noise = vec![0u8; 4 << 20];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for b in noise.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    std::fs::write(sc.join("pkg/big.bin"), &noise).unwrap();
+    let mut pack = Command::new("npm");
+    pack.current_dir(sc.join("pkg")).args(["pack", "--pack-destination"]).arg(&sc.path);
+    assert_code(&run_cmd(pack, None, Duration::from_secs(120)), 0, "npm pack");
+    let spec = format!("npm:mcpcell-fixture-big@file:{}", sc.join("mcpcell-fixture-big-1.0.0.tgz").display());
+
+    let cache = sc.dir("cache");
+    let mount = Command::new("mount").args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"]).arg(&cache).status().unwrap();
+    assert!(mount.success(), "mounting a 1 MiB tmpfs for the cache (the test runs as root)");
+    struct Umount(PathBuf);
+    impl Drop for Umount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let umount = Umount(cache.clone());
+    let out = run_cmd(cmd_in(&sc.path, true, &["install", &spec]), None, TIMEOUT);
+    assert_ne!(out.code(), 0, "an install onto a full disk must fail:{}", out.describe());
+    assert!(
+        out.stderr().contains("No space left") || out.stderr().contains("ENOSPC"),
+        "the error gives the reason:{}",
+        out.describe()
+    );
+    let installed = |root: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(root.join("mcpcell/npm"))
+            .map(|d| {
+                d.flatten().map(|e| e.path()).filter(|p| p.join("node_modules/mcpcell-fixture-big").exists()).collect()
+            })
+            .unwrap_or_default()
+    };
+    assert!(installed(&cache).is_empty(), "a partial copy was left in the cache: {:?}", installed(&cache));
+    let lock = sc.join("config/mcpcell/locks/npm-mcpcell-fixture-big.lock.json");
+    assert!(!lock.exists(), "a pin was written for a failed install");
+
+    // Control: with room, the same install works and the server starts.
+    drop(umount);
+    assert_code(&run_cmd(cmd_in(&sc.path, true, &["install", &spec]), None, TIMEOUT), 0, "install with room");
+    let out = run_cmd(cmd_in(&sc.path, false, &["tools", &spec]), None, TIMEOUT);
+    assert_code(&out, 0, "the installed package starts");
+    assert!(lock.exists(), "pinned once installed");
+}
