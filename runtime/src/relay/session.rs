@@ -525,8 +525,27 @@ fn to_client(s: &Shared, server_out: File) {
         },
     });
     s.done.store(true, Ordering::Relaxed);
+    answer_orphaned_calls(s);
     s.event(json!({ "event": "session_stop" }));
 }
+
+/// The server's stdout closed (it exited or crashed): every tool call still waiting gets a
+/// JSON-RPC error, so a client is not left waiting for an answer that cannot come.
+fn answer_orphaned_calls(s: &Shared) {
+    let orphans: Vec<(Id, String)> = match s.state.lock() {
+        Ok(mut st) => st.calls.drain().map(|(id, (tool, _))| (id, tool)).collect(),
+        Err(_) => return,
+    };
+    for (id, tool) in orphans {
+        tracing::warn!(tool = %tool, "relay: the server went away before answering a call");
+        s.event(json!({ "event": "orphaned", "rpc_id": id_json(&id), "method": "tools/call", "tool": tool }));
+        let msg = format!("the server exited before answering the call to {tool:?} (mcpcell)");
+        s.send_client(&message::error_response(Some(&id), SERVER_GONE, &msg));
+    }
+}
+
+/// JSON-RPC error code for a call whose server went away (implementation-defined server error).
+const SERVER_GONE: i64 = -32002;
 
 /// A server frame as it goes to the client (rewritten only for a filtered `tools/list`).
 fn check_response(s: &Shared, line: Vec<u8>) -> Option<Vec<u8>> {
