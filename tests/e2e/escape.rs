@@ -780,6 +780,28 @@ fn memory_bomb_is_contained() {
 }
 
 #[test]
+fn the_private_tmp_is_size_limited() {
+    // Filling the cell's /tmp (a tmpfs of --tmpfs-size) stops at its size, not at the host's disk.
+    let out = cell().flag("--tmpfs-size", "1MiB").probe(&["write-bytes", "/tmp/fill", &(4 << 20).to_string()]);
+    assert_denied(&out, "writing 4 MiB into a 1 MiB private /tmp");
+    assert!(out.verdict().contains("ENOSPC"), "the tmpfs is full, not some other error:{}", out.describe());
+    // Control: what fits is written.
+    let out = cell().flag("--tmpfs-size", "1MiB").probe(&["write-bytes", "/tmp/fill", &(256 << 10).to_string()]);
+    assert_allowed(&out, "writing 256 KiB into a 1 MiB private /tmp");
+}
+
+#[test]
+fn open_files_are_limited() {
+    let out = cell().flag("--open-files", "64").probe(&["open-many", "200"]);
+    assert_denied(&out, "holding 200 open files with --open-files 64");
+    assert!(out.verdict().contains("EMFILE"), "the open-files limit, not another error:{}", out.describe());
+    assert_allowed(
+        &cell().flag("--open-files", "64").probe(&["open-many", "32"]),
+        "32 open files with --open-files 64",
+    );
+}
+
+#[test]
 fn file_size_limit_applies() {
     let sc = Scratch::new("fsize");
     let dir = sc.dir("out");

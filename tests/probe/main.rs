@@ -299,6 +299,18 @@ fn dispatch(action: &str, rest: &[String]) -> Verdict {
                 Err(e) => denied(format!("write {p}"), &e),
             }
         }
+        "open-many" => {
+            // Open /dev/null N times and keep every fd: for the open-files limit.
+            let n: usize = num(rest, 0, "N");
+            let mut kept = Vec::with_capacity(n);
+            for i in 0..n {
+                match std::fs::File::open("/dev/null") {
+                    Ok(f) => kept.push(f),
+                    Err(e) => return denied(format!("open file {} of {n}", i + 1), &e),
+                }
+            }
+            allowed(format!("{n} files open at once"))
+        }
         "write-bytes" => {
             // N bytes in 64 KiB writes: for file-size limits (a big CONTENT argument would not fit
             // in argv).
