@@ -1761,6 +1761,7 @@ def main():
     p.add_argument("--mib", type=int, default=64)
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--tmp", required=True)
+    p.add_argument("--json", required=True)
     p = sub.add_parser("pkg-init")
     p.add_argument("--mcpcell", required=True)
     p.add_argument("--spec", default="npm:@modelcontextprotocol/server-everything@2026.8.31")
