@@ -196,6 +196,20 @@ fn deny_feature(feature: &str) -> std::io::Result<()> {
     Ok(())
 }
 
+/// An fd number, or a terminal opened read-write without becoming its controlling process.
+fn tty_fd(target: &str) -> Result<i32, Verdict> {
+    if let Ok(fd) = target.parse::<i32>() {
+        return Ok(fd);
+    }
+    let p = cstr(target);
+    // SAFETY: `p` is a NUL-terminated path that outlives the call.
+    let fd = unsafe { libc::open(p.as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(denied(format!("open {target}"), &last_err()));
+    }
+    Ok(fd)
+}
+
 fn usage(msg: &str) -> ! {
     println!("USAGE: {msg}");
     eprintln!("{USAGE}");
@@ -614,17 +628,9 @@ fn dispatch(action: &str, rest: &[String]) -> Verdict {
         // ---------------------------------------------------------------- tty
         "tiocsti" => {
             let target = arg(rest, 0, "FD|PATH");
-            let fd = match target.parse::<i32>() {
+            let fd = match tty_fd(target) {
                 Ok(fd) => fd,
-                Err(_) => {
-                    let p = cstr(target);
-                    // SAFETY: `p` is a NUL-terminated path that outlives the call.
-                    let fd = unsafe { libc::open(p.as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
-                    if fd < 0 {
-                        return denied(format!("open {target}"), &last_err());
-                    }
-                    fd
-                }
+                Err(v) => return v,
             };
             let c: u8 = b'#';
             // SAFETY: TIOCSTI only reads the byte `c`, a live local; the probe exists to attempt this call.
@@ -641,17 +647,9 @@ fn dispatch(action: &str, rest: &[String]) -> Verdict {
             // `unsigned int cmd`, so this is still TIOCSTI; a filter comparing all 64 bits misses it.
             const MASKED_TIOCSTI: u64 = 0x1_0000_5412; // TIOCSTI (0x5412) | 1 << 32
             let target = arg(rest, 0, "FD|PATH");
-            let fd = match target.parse::<i32>() {
+            let fd = match tty_fd(target) {
                 Ok(fd) => fd,
-                Err(_) => {
-                    let p = cstr(target);
-                    // SAFETY: `p` is a NUL-terminated path that outlives the call.
-                    let fd = unsafe { libc::open(p.as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
-                    if fd < 0 {
-                        return denied(format!("open {target}"), &last_err());
-                    }
-                    fd
-                }
+                Err(v) => return v,
             };
             let c: u8 = b'#';
             // SAFETY: raw ioctl whose request is TIOCSTI (low 32 bits), which only reads the byte
