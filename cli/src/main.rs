@@ -25,9 +25,10 @@ const EXIT_REFUSED: u8 = 125;
     long_about = "Run MCP servers in a sandbox: a drop-in for npx/uvx in MCP client configs.\n\n\
         A profile (TOML) says what the server may see and reach; everything else is denied. \
         The server runs in a Linux cell (user, mount, pid, network, ipc, uts and cgroup \
-        namespaces, Landlock, seccomp, no capabilities, resource limits) and talks to the \
-        client over stdio only. If the cell cannot be built as declared, mcpcell refuses to \
-        start (exit 125) and says why.",
+        namespaces, Landlock, seccomp, no capabilities, resource limits) — or, with \
+        [sandbox] backend = \"container\", in a hardened Docker/Podman container with the same \
+        grants — and talks to the client over stdio only. If the cell cannot be built as \
+        declared, mcpcell refuses to start (exit 125) and says why.",
     after_help = "Examples:\n  \
         mcpcell profiles                      list the built-in profiles\n  \
         mcpcell explain everything            what the 'everything' profile allows\n  \
@@ -130,7 +131,7 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         timeout: u64,
     },
-    /// What this host supports (Landlock, user namespaces, seccomp, cgroups) and which
+    /// What this host supports (Landlock, user namespaces, seccomp, cgroups, a container engine) and which
     /// backend `run` would use.
     Doctor {
         #[arg(long)]
