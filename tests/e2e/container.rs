@@ -693,3 +693,15 @@ fn stdin_eof_reaches_the_server_through_the_relay() {
     let jail = sc.file("jail.toml", "[server]\ncommand = \"/bin/cat\"\n[tools]\non_poisoned = \"warn\"\n");
     assert_code(&run_cmd(mcpcell_cmd(&["run", s(&jail)]), Some(line), CELL_TIMEOUT), 0, "the same in the jail");
 }
+
+#[test]
+fn a_container_that_stops_before_its_egress_starts_reports_its_own_status() {
+    // The init fails before it starts netd (the command is not in the image): the launcher must
+    // report the init's status (127), not wait for netd and give up with its own (125).
+    let c = ccell().flag("--image", python_image()).flag("--allow-private-host", "allowed.egress.test:4443");
+    let out = c.run("no-such-command-in-the-image", &[], None);
+    assert_code(&out, 127, "a missing command in a container with egress");
+    assert!(out.stderr().contains("not found in the image's PATH"), "the init's reason:{}", out.describe());
+    // Control: with a command that exists, the same cell starts (netd connects).
+    assert_code(&c.run("python3", &["-c", "pass"], None), 0, "python3 with egress");
+}

@@ -59,8 +59,10 @@ fn fail(step: &'static str) -> impl Fn(String) -> Failure {
 
 fn run() -> Result<i32, Failure> {
     let msg = read_init_line().map_err(fail("reading the cell plan from stdin"))?;
-    let mut msg: InitMessage =
-        serde_json::from_slice(&msg).map_err(|e| fail("parsing the cell plan")(e.to_string()))?;
+    let mut msg: InitMessage = serde_json::from_slice(&msg).map_err(|e| {
+        // Line and column only: serde's message can quote a value, and the plan holds secrets.
+        fail("parsing the cell plan")(format!("invalid at line {}, column {}", e.line(), e.column()))
+    })?;
     // An image's own runtime: find the command in it, as execvp would.
     if !msg.exec.program.is_absolute() {
         let path =
@@ -90,7 +92,7 @@ fn run() -> Result<i32, Failure> {
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&signals), None)
         .map_err(|e| fail("blocking signals")(e.to_string()))?;
     if let Some(allow) = &msg.egress {
-        start_netd(allow, &filters).map_err(fail("egress (netd)"))?;
+        start_netd(allow, msg.landlock.min_abi, &filters).map_err(fail("egress (netd)"))?;
     }
     let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| fail("pipe")(e.to_string()))?;
 
@@ -125,6 +127,7 @@ fn run() -> Result<i32, Failure> {
 /// launcher's egress proxy, then fork netd, which hardens itself before serving.
 fn start_netd(
     allow: &crate::egress::EgressAllowlist,
+    min_abi: u8,
     filters: &crate::jail::seccomp::CompiledFilters,
 ) -> Result<(), String> {
     use crate::egress::netd;
@@ -141,7 +144,7 @@ fn start_netd(
         Ok(nix::unistd::ForkResult::Child) => {
             let mut keep = sockets.raw_fds();
             keep.extend([std::os::fd::AsRawFd::as_raw_fd(&control), 2]);
-            let nothing = crate::plan::LandlockPlan::nothing(1);
+            let nothing = crate::plan::LandlockPlan::nothing(min_abi);
             let steps: [(&str, &Step<'_>); 5] = [
                 ("die with the init", &process::die_with_parent),
                 ("reset signals", &process::reset_signals),

@@ -42,9 +42,7 @@ impl EgressListener {
         unsafe { libc::getrandom(random.as_mut_ptr().cast(), random.len(), 0) };
         let tag: String = random.iter().map(|b| format!("{b:02x}")).collect();
         let dir = shim::runtime_dir().join("egress").join(format!("{}-{tag}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| format!("{}: {e}", dir.display()))?;
+        shim::create_private_dir(&dir)?;
         let path = dir.join("egress.sock");
         let socket = socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None)
             .map_err(|e| format!("egress socket: {e}"))?;
@@ -61,25 +59,55 @@ impl EgressListener {
         Ok(EgressListener { dir, path, socket })
     }
 
-    /// Wait for netd's connection.
-    fn accept(&self, timeout: std::time::Duration) -> Result<std::os::fd::OwnedFd, String> {
+    /// Wait for netd's connection, or for the shim to exit (the container stopped first: its
+    /// init said why on stderr), whichever comes first.
+    fn accept(&self, shim: nix::unistd::Pid, timeout: std::time::Duration) -> Result<std::os::fd::OwnedFd, Accept> {
         use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
         use std::os::fd::{AsFd, FromRawFd};
-        let mut fds = [PollFd::new(self.socket.as_fd(), PollFlags::POLLIN)];
+        // SAFETY: pidfd_open takes a pid and flags and returns a new fd (or -1).
+        let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, shim.as_raw(), 0) };
+        if raw < 0 {
+            return Err(Accept::Failed(format!("pidfd_open: {}", std::io::Error::last_os_error())));
+        }
+        // SAFETY: pidfd_open returned a fresh fd that nothing else owns.
+        let pidfd = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw as i32) };
+        let mut fds =
+            [PollFd::new(self.socket.as_fd(), PollFlags::POLLIN), PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
         let ms = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
         match poll(&mut fds, ms) {
-            Ok(0) => return Err(format!("the container's netd did not connect within {} s", timeout.as_secs())),
+            Ok(0) => {
+                return Err(Accept::Failed(format!(
+                    "the container's netd did not connect within {} s",
+                    timeout.as_secs()
+                )))
+            }
             Ok(_) => {}
-            Err(e) => return Err(format!("waiting for the container's netd: {e}")),
+            Err(e) => return Err(Accept::Failed(format!("waiting for the container's netd: {e}"))),
+        }
+        let connected = fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLIN));
+        if !connected {
+            let code = match nix::sys::wait::waitpid(shim, None) {
+                Ok(nix::sys::wait::WaitStatus::Exited(_, c)) => c,
+                Ok(nix::sys::wait::WaitStatus::Signaled(_, s, _)) => 128 + s as i32,
+                _ => 125,
+            };
+            return Err(Accept::Exited(code));
         }
         let fd = nix::sys::socket::accept4(
             std::os::fd::AsRawFd::as_raw_fd(&self.socket),
             nix::sys::socket::SockFlag::SOCK_CLOEXEC,
         )
-        .map_err(|e| format!("accepting the container's netd: {e}"))?;
+        .map_err(|e| Accept::Failed(format!("accepting the container's netd: {e}")))?;
         // SAFETY: accept4 returned a fresh fd that nothing else owns.
         Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
     }
+}
+
+/// Why netd's connection did not come.
+enum Accept {
+    /// The shim (so the container) exited first, with this status.
+    Exited(i32),
+    Failed(String),
 }
 
 impl Drop for EgressListener {
@@ -124,6 +152,9 @@ pub fn spawn(plan: &CellPlan, stdio: Stdio) -> Result<Cell, SpawnError> {
         None => None,
     };
 
+    // Taken before the fork: in the child, getppid() would already be a reaper's pid if the
+    // launcher died first.
+    let launcher = nix::unistd::getpid();
     // SAFETY: the launcher is single-threaded here (no runtime has started), so the child gets
     // a consistent copy of the address space; it exits without returning.
     match unsafe { nix::unistd::fork() } {
@@ -138,7 +169,7 @@ pub fn spawn(plan: &CellPlan, stdio: Stdio) -> Result<Cell, SpawnError> {
                 stdio,
                 egress_socket: egress.as_ref().map(|e| e.path.clone()),
                 grace: plan.shutdown_grace,
-                launcher: nix::unistd::getppid(),
+                launcher,
             };
             shim::run(job, err_write)
         }
@@ -158,9 +189,17 @@ pub fn spawn(plan: &CellPlan, stdio: Stdio) -> Result<Cell, SpawnError> {
             tracing::debug!(shim = child.as_raw(), "container started");
             let mut cell = Cell::for_shim(child);
             if let Some(listener) = egress {
-                match listener.accept(std::time::Duration::from_secs(30)) {
+                match listener.accept(child, std::time::Duration::from_secs(30)) {
                     Ok(control) => cell.egress_control = Some(control),
-                    Err(m) => {
+                    Err(Accept::Exited(code)) => {
+                        return Err(SpawnError::InCell(CellStartError {
+                            code,
+                            message: "the container stopped before its egress service started (its init said why \
+                                      on stderr, above)"
+                                .into(),
+                        }))
+                    }
+                    Err(Accept::Failed(m)) => {
                         cell.terminate(plan.shutdown_grace);
                         return Err(refuse(m));
                     }

@@ -167,7 +167,7 @@ async fn session(
     let mut labels = HashMap::new();
     labels.insert(LABEL_LAUNCHER.to_string(), launcher_label(std::process::id()).unwrap_or_default());
     labels.insert(LABEL_PROFILE.to_string(), job.profile.clone());
-    labels.insert(LABEL_PARENT.to_string(), nix::unistd::getppid().to_string());
+    labels.insert(LABEL_PARENT.to_string(), job.launcher.to_string());
     let host = HostConfig {
         readonly_rootfs: Some(true),
         cap_drop: Some(vec!["ALL".into()]),
@@ -463,9 +463,39 @@ fn host_mount_points() -> Vec<PathBuf> {
         .collect()
 }
 
-fn create_private_dir(dir: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| format!("{}: {e}", dir.display()))
+/// Create `dir` (fresh: its name must not exist yet) under [`runtime_dir`], every level 0700.
+/// An existing level must be a real directory owned by us that no one else may write: under a shared
+/// `/tmp` another user could otherwise have made it first and swap what we write there.
+pub(crate) fn create_private_dir(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::DirBuilderExt;
+    let base = runtime_dir();
+    let rel = dir.strip_prefix(&base).map_err(|_| format!("{} is not under {}", dir.display(), base.display()))?;
+    let mut level = base.clone();
+    let mut levels = vec![base];
+    for part in rel.components() {
+        level = level.join(part);
+        levels.push(level.clone());
+    }
+    let last = levels.len() - 1;
+    for (i, level) in levels.iter().enumerate() {
+        match std::fs::DirBuilder::new().mode(0o700).create(level) {
+            Ok(()) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && i != last => {}
+            Err(e) => return Err(format!("creating {}: {e}", level.display())),
+        }
+        // mkdir does not follow a symlink at the last component; lstat does not either.
+        let meta = std::fs::symlink_metadata(level).map_err(|e| format!("{}: {e}", level.display()))?;
+        let ours = meta.uid() == nix::unistd::geteuid().as_raw();
+        if !meta.is_dir() || !ours || meta.mode() & 0o022 != 0 {
+            return Err(format!(
+                "{} is not a private directory of this user (a directory owned by uid {} that no one else may write); \
+                 remove it, or set XDG_RUNTIME_DIR to a directory only you can write",
+                level.display(),
+                nix::unistd::geteuid()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Where generated files live while a container runs: private to the invoking user.
@@ -569,4 +599,27 @@ fn check_writable_grants(c: &ContainerPlan) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shared_level_someone_else_can_write_is_refused() {
+        let open = runtime_dir().join(format!("test-open-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&open);
+        std::fs::create_dir_all(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = create_private_dir(&open.join("x")).unwrap_err();
+        assert!(err.contains("is not a private directory"), "{err}");
+        // Control: once it is private, the same call creates the fresh level, 0700.
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o700)).unwrap();
+        create_private_dir(&open.join("x")).unwrap();
+        let mode = std::fs::metadata(open.join("x")).unwrap().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        // A fresh level that already exists is refused (someone took the name first).
+        assert!(create_private_dir(&open.join("x")).is_err());
+        std::fs::remove_dir_all(&open).unwrap();
+    }
 }
