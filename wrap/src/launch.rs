@@ -271,11 +271,15 @@ fn pypi_spec(spec: &str) -> Result<PackageRef, String> {
         (spec, None)
     };
     let name = name.trim();
-    let bare = name.split('[').next().unwrap_or(name);
-    let valid = !bare.is_empty()
-        && bare.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        && bare.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && (bare.len() == name.len() || (name.ends_with(']') && !name[bare.len() + 1..name.len() - 1].contains('[')));
+    if name.contains('[') {
+        // `run` installs plain names only: a profile with extras would be refused there.
+        return Err(format!(
+            "Python package {spec:?} asks for extras ([...]), which mcpcell's package installs do not support yet"
+        ));
+    }
+    let valid = !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
     if !valid {
         return Err(format!(
             "Python package {spec:?} is not a plain PyPI requirement (name, name==VERSION); \
@@ -289,7 +293,8 @@ fn pypi_spec(spec: &str) -> Result<PackageRef, String> {
         }
         Some(v) => return Err(format!("Python version {v:?} of {name} is not an exact version")),
     };
-    Ok(PackageRef { ecosystem: Ecosystem::Pypi, name: name.to_string(), version })
+    // PEP 503, as `run` and the catalogue spell it (mcp_server_git is mcp-server-git).
+    Ok(PackageRef { ecosystem: Ecosystem::Pypi, name: mcpcell_profiles::normalize_pypi(name), version })
 }
 
 /// `node /abs/script.js ARGS...`
@@ -453,8 +458,14 @@ mod tests {
             pkg("uvx", &["--from", "mcp-server-git==2.0", "mcp-server-git", "-r", "/r"]).0,
             "pypi:mcp-server-git==2.0"
         );
-        assert_eq!(pkg("uvx", &["--from=pkg[cli]==1", "pkg"]).0, "pypi:pkg[cli]==1");
-        for args in [&["--with", "x", "y"][..], &["--from", "git+https://x/y", "y"], &["y>=1"], &["./dir"]] {
+        assert_eq!(pkg("uvx", &["mcp_server_git"]).0, "pypi:mcp-server-git");
+        for args in [
+            &["--from=pkg[cli]==1", "pkg"][..],
+            &["--with", "x", "y"],
+            &["--from", "git+https://x/y", "y"],
+            &["y>=1"],
+            &["./dir"],
+        ] {
             assert!(parse("uvx", &s(args), Path::new("/h")).is_err(), "{args:?}");
         }
     }

@@ -463,11 +463,8 @@ fn collect_secrets(entry: &Value, out: &mut Vec<String>) {
         }
     }
     if let Some(args) = entry.get("args").and_then(Value::as_array) {
-        for a in args.iter().filter_map(Value::as_str) {
-            if secrets::value_secret_reason(a).is_some() {
-                out.push(a.to_string());
-            }
-        }
+        let args: Vec<String> = args.iter().filter_map(Value::as_str).map(str::to_string).collect();
+        out.extend(secrets::arg_secrets(&args).into_iter().map(|(_, value, _)| value));
     }
 }
 
@@ -580,13 +577,13 @@ fn wrap_server(
                 i + 1
             ));
         }
-        if let Some(why) = secrets::value_secret_reason(a) {
-            return Err(format!(
-                "\"args\" entry {} looks like a secret ({why}); mcpcell delivers secrets only as environment \
-                 variables, so configure the server to read it from one, then run wrap again",
-                i + 1
-            ));
-        }
+    }
+    if let Some((i, _, why)) = secrets::arg_secrets(&stdio.args).into_iter().next() {
+        return Err(format!(
+            "\"args\" entry {} looks like a secret ({why}); mcpcell delivers secrets only as environment \
+             variables, so configure the server to read it from one, then run wrap again",
+            i + 1
+        ));
     }
     // Only now, when no argument is a secret, may the parser quote arguments in its reasons.
     let launch: Launch = launch::parse(&stdio.command, &stdio.args, &env.home)?;

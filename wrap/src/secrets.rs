@@ -96,6 +96,31 @@ pub(crate) fn value_secret_reason(value: &str) -> Option<String> {
     None
 }
 
+/// The arguments that carry a secret, with why: a value that looks like one, the value part of
+/// `--api-key=VALUE`, or the argument after a flag whose name says it is a credential
+/// (`--token VALUE`). Each as (index, the secret text, reason).
+pub(crate) fn arg_secrets(args: &[String]) -> Vec<(usize, String, String)> {
+    let flag_name = |a: &str| a.trim_start_matches('-').replace('-', "_");
+    let mut found = Vec::new();
+    for (i, a) in args.iter().enumerate() {
+        if let Some(why) = value_secret_reason(a) {
+            found.push((i, a.clone(), why));
+        } else if let Some((flag, value)) = a.split_once('=').filter(|(f, v)| f.starts_with('-') && !v.is_empty()) {
+            if let Some(why) = env_secret_reason(&flag_name(flag), value) {
+                found.push((i, value.to_string(), why));
+            }
+        } else if i > 0 && args[i - 1].starts_with('-') && !args[i - 1].contains('=') && !a.starts_with('-') {
+            let name = flag_name(&args[i - 1]);
+            let by_name = NAME_PARTS.iter().any(|p| name.to_ascii_uppercase().contains(p))
+                || NAME_SUFFIXES.iter().any(|s| name.to_ascii_uppercase().ends_with(s));
+            if by_name {
+                found.push((i, a.clone(), format!("it follows {}, which names a credential", args[i - 1])));
+            }
+        }
+    }
+    found
+}
+
 /// `scheme://user:password@host...`
 fn has_url_password(value: &str) -> bool {
     let Some((_, rest)) = value.split_once("://") else { return false };
@@ -158,5 +183,25 @@ mod tests {
     fn debug_hides_the_value() {
         let s = SecretValue::new("ghp_supersecret".into());
         assert!(!format!("{s:?}").contains("supersecret"));
+    }
+}
+
+#[cfg(test)]
+mod arg_tests {
+    use super::*;
+
+    fn found(args: &[&str]) -> Vec<(usize, String)> {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        arg_secrets(&args).into_iter().map(|(i, v, _)| (i, v)).collect()
+    }
+
+    #[test]
+    fn secrets_in_arguments_are_found_in_every_shape() {
+        assert_eq!(found(&["--github-token=abc123def456"]), vec![(0, "abc123def456".to_string())]);
+        assert_eq!(found(&["--x=ghp_abcdefghijklmnop"]), vec![(0, "ghp_abcdefghijklmnop".to_string())]);
+        assert_eq!(found(&["--token", "abc123def456"]), vec![(1, "abc123def456".to_string())]);
+        assert_eq!(found(&["ghp_abcdefghijklmnop"]), vec![(0, "ghp_abcdefghijklmnop".to_string())]);
+        // Controls: ordinary flags, values and paths are not secrets.
+        assert!(found(&["--port", "8080", "--root=/srv/data", "/home/me/notes", "--verbose"]).is_empty());
     }
 }

@@ -234,7 +234,8 @@ struct Inner {
     /// The launcher's environment as it was at start (for refreshes).
     env_snapshot: BTreeMap<String, String>,
     /// Minted credentials to revoke at exit, with their expiry.
-    minted: Mutex<Vec<(String, Revocation, Option<SystemTime>)>>,
+    /// Every minted credential handed out (replaced ones too): all are revoked at exit.
+    minted: Mutex<Vec<(String, Revocation)>>,
     stop: Arc<(Mutex<bool>, Condvar)>,
     refresher: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -503,7 +504,7 @@ impl Inner {
             self.registry.add(&secret.name, v);
         }
         if let Some(r) = &c.revoke {
-            self.minted.lock().unwrap_or_else(|e| e.into_inner()).push((secret.name.clone(), r.clone(), c.expires_at));
+            self.minted.lock().unwrap_or_else(|e| e.into_inner()).push((secret.name.clone(), r.clone()));
         }
         if let (SecretDelivery::File { .. }, Some(dir)) = (&secret.delivery, &self.dir) {
             dir.write(&secret.name, &c.material.file_contents())
@@ -568,13 +569,11 @@ impl Inner {
         cv.notify_all();
     }
 
-    /// Revoke every minted credential that has not expired (once: the list is drained).
+    /// Revoke every minted credential (once: the list is drained). None is skipped as
+    /// expired: the expiry mcpcell keeps is capped at the profile's ttl_secs, while the issuer's
+    /// token may live longer (a GitHub token an hour), and revoking a dead token is harmless.
     fn revoke_all(&self) {
-        let now = SystemTime::now();
-        for (name, revocation, expires) in self.minted.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
-            if expires.is_some_and(|e| e <= now) {
-                continue;
-            }
+        for (name, revocation) in self.minted.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
             match revocation.run() {
                 Ok(at) => tracing::info!(secret = %name, issuer = %at, "minted secret revoked"),
                 Err(e) => tracing::warn!(secret = %name, error = %e, "revoking a minted secret failed"),

@@ -29,7 +29,8 @@ pub(super) fn read(source: &SecretSource, env: EnvLookup<'_>) -> Result<String, 
 /// trimmed. Its output is never put in an error; its stderr is not shown (it may echo input).
 fn run_secret_command(argv: &[String], timeout_secs: u64) -> Result<String, String> {
     use std::io::Read;
-    let shown = argv.join(" ");
+    // The program only: its arguments may be sensitive (as SecretSource::describe says).
+    let shown = argv.first().map(String::as_str).unwrap_or("").to_string();
     let (program, args) = argv.split_first().ok_or("source command: empty command")?;
     let mut child = std::process::Command::new(program)
         .args(args)
