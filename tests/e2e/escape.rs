@@ -1000,3 +1000,19 @@ fn run_with_tty(slave: i32, mut cmd: Command) -> Out {
     let child = cmd.spawn().unwrap();
     wait_out(child, cmdline, CELL_TIMEOUT)
 }
+
+#[test]
+fn ipc_uts_and_cgroup_namespaces_are_the_cells_own() {
+    // Each namespace link of a process in the cell differs from the host's (the control: the
+    // host's own readlink, which must give the same answer twice).
+    for ns in ["ipc", "uts", "cgroup", "pid", "net", "mnt"] {
+        let link = format!("/proc/self/ns/{ns}");
+        let host = std::fs::read_link(&link).unwrap().display().to_string();
+        assert_eq!(std::fs::read_link(&link).unwrap().display().to_string(), host, "control: {ns} is stable");
+        let out = Cell::bare().run("/usr/bin/readlink", &[&link], None);
+        assert_code(&out, 0, &format!("readlink {link} in the cell"));
+        assert_ne!(out.stdout().trim(), host, "the cell shares the host's {ns} namespace");
+    }
+    let out = Cell::bare().run("/bin/hostname", &[], None);
+    assert_eq!(out.stdout().trim(), "mcpcell", "the cell's own hostname:{}", out.describe());
+}

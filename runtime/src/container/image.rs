@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 /// The images `mcpcell image build` knows.
 pub const KINDS: &[(&str, &str)] = &[
     ("base", "mount points only; the host's system trees are bound read-only at run time (default)"),
-    ("static", "base + TLS roots, for static binaries"),
+    ("static", "base + TLS roots and the C library, for static binaries"),
     ("node", "base + the host's node and the libraries it loads"),
     ("python", "base + the host's /usr/bin/python3, its standard library, the libraries it loads, and uv"),
 ];

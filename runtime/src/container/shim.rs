@@ -111,7 +111,7 @@ struct Started {
 impl Started {
     async fn cleanup(self) {
         if let (Some(docker), Some(id)) = (&self.docker, &self.container) {
-            // Normally auto-removed already; a 404 here is the expected answer.
+            // Removed here once its status is read (force: it may still be running after an error).
             let _ = docker.remove_container(id, Some(RemoveContainerOptionsBuilder::new().force(true).build())).await;
         }
         if let Some(dir) = &self.files_dir {
@@ -175,6 +175,8 @@ async fn session(
         privileged: Some(false),
         network_mode: Some("none".into()),
         ipc_mode: Some("private".into()),
+        // Docker on cgroup v1 defaults to the host's cgroup namespace.
+        cgroupns_mode: Some(bollard::models::HostConfigCgroupnsModeEnum::PRIVATE),
         pids_limit: Some(i64::try_from(c.pids).unwrap_or(i64::MAX)),
         ulimits: Some(
             c.ulimits

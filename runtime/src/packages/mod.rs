@@ -9,7 +9,7 @@
 //!   installed once and shared by every profile that pins it.
 //! - `npm/KEY.stamp`, `pypi/KEY.stamp`: the tree hash it was verified against and a digest of
 //!   the tree's file metadata at that moment (see [`verify`]).
-//! - `npm/KEY.files`: each file's SHA-256 at install, to name the file that changed.
+//! - `npm/KEY.files`, `pypi/KEY.files`: each file's SHA-256 at install, to name the file that changed.
 //! - `tmp/`: staging; an install is renamed into place only when complete.
 
 mod install;

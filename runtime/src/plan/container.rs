@@ -21,7 +21,8 @@ pub const CONTAINER_FALLBACK_ID: u32 = 65534;
 /// Where the mcpcell binary is mounted in the container, to run as its init.
 pub const CONTAINER_INIT_PATH: &str = "/.mcpcell/mcpcell";
 
-/// The label every mcpcell container carries (value: the launcher's pid), for reaping.
+/// The label every mcpcell container carries (value: boot id/pid/start time of its shim), for
+/// reaping containers whose shim is gone.
 pub const LABEL_LAUNCHER: &str = "io.mcpcell.launcher";
 /// The label holding the pid of the launcher that started the container (for tests and
 /// `docker ps --filter label=io.mcpcell.parent=PID`).
