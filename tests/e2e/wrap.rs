@@ -33,6 +33,9 @@ fn copy_tree(from: &Path, to: &Path, tmp: &str) {
         } else {
             let text = std::fs::read_to_string(entry.path()).unwrap();
             std::fs::write(&dest, text.replace("@TMP@", tmp)).unwrap();
+            // World-readable, as a client's config usually is: the backup's 0600 must be wrap's
+            // doing, not the umask's.
+            std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o644)).unwrap();
         }
     }
 }
